@@ -1,0 +1,1 @@
+"""Realtime transport: Socket.IO handlers, WebRTC signalling and SFU, shared documents."""

@@ -1,0 +1,38 @@
+"""Build the Socket.IO server for a runtime (Redis manager when REDIS_URL is set)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+if TYPE_CHECKING:
+    from server.runtime import Runtime
+
+
+def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
+    settings = runtime.settings
+    manager = None
+    if settings.redis_url:
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel="smo-socketio")
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=manager,
+        cors_allowed_origins=[],  # same origin only
+        max_http_buffer_size=1_000_000,
+        ping_interval=10,
+        ping_timeout=10,
+        logger=False,
+        engineio_logger=False,
+    )
+    from realtime.namespaces import register_namespaces
+
+    register_namespaces(sio, runtime)
+    return sio, socketio.ASGIApp(sio, socketio_path="socket.io")
+
+
+async def stop_realtime(runtime: Runtime) -> None:
+    if runtime.sio is not None:
+        for hook in runtime.services.get("realtime_shutdown", []):
+            await hook()
+        await runtime.sio.shutdown()

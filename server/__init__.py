@@ -1,0 +1,1 @@
+"""SMO Live server: settings, persistence, domain actions, HTTP pages and mail."""

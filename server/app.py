@@ -1,0 +1,79 @@
+"""The application factory: one ASGI app serving pages, the API, static files and Socket.IO."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Receive, Scope, Send
+
+from server.logs import configure_logging
+from server.runtime import Runtime
+from server.settings import Settings
+from server.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
+from server.web.error_handlers import HANDLERS
+from server.web.middleware import CurrentUserMiddleware, SecurityHeadersMiddleware
+from server.web.routes import build_routes
+from server.web.templating import make_environment
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+SOCKETIO_PATH = "/socket.io/"
+
+
+class SmoApp:
+    """Routes ``/socket.io/`` to the realtime server built in the lifespan, the rest to Starlette."""
+
+    def __init__(self, web: Starlette, runtime: Runtime) -> None:
+        self.web = web
+        self.runtime = runtime
+        self.state = web.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] in ("http", "websocket")
+            and scope["path"].startswith(SOCKETIO_PATH)
+            and self.runtime.sio_app is not None
+        ):
+            await self.runtime.sio_app(scope, receive, send)
+            return
+        await self.web(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> SmoApp:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    web = Starlette(
+        routes=build_routes(STATIC_DIR),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                SessionMiddleware,
+                secret_key=runtime.secret_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_MAX_AGE,
+                same_site="lax",
+                https_only=settings.public_url.startswith("https://"),
+            ),
+            Middleware(CurrentUserMiddleware),
+        ],
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+    )
+    web.state.runtime = runtime
+    web.state.settings = settings
+    web.state.templates = make_environment()
+    return SmoApp(web, runtime)

@@ -1,0 +1,138 @@
+"""Demo data for a first run, and the administrator bootstrap (``smo`` commands)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from server.db.engine import Database
+from server.db.models import (
+    AgendaItem,
+    Association,
+    Meeting,
+    MeetingForm,
+    Membership,
+    Organisation,
+    Role,
+    User,
+)
+from server.domain.passwords import check_password_rule, hash_password
+from server.settings import Settings
+
+DEMO_PASSWORD = "demo12345"
+DEMO_PEOPLE = [
+    # email, last, first, middle, position, school index, role
+    ("metodist@demo.smo", "Смирнова", "Елена", "Викторовна", "сетевой методист", 0, Role.methodist),
+    ("ivanova@demo.smo", "Иванова", "Ольга", "Петровна", "учитель математики", 1, Role.member),
+    ("petrov@demo.smo", "Петров", "Андрей", "Николаевич", "учитель математики", 2, Role.mo_head),
+]
+DEMO_SCHOOLS = [
+    ("ОГБОУ ДПО «Костромской областной институт развития образования»", "Кострома"),
+    ("МБОУ «Средняя общеобразовательная школа № 1»", "Кострома"),
+    ("МОУ «Гимназия № 15»", "Шарья"),
+]
+
+
+async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as s:
+            if only_if_empty and (await s.scalar(select(func.count(User.id)))):
+                return False
+            schools = [Organisation(name=n, locality=loc) for n, loc in DEMO_SCHOOLS]
+            s.add_all(schools)
+            assoc = Association(
+                name="СМО учителей математики",
+                subject="Математика",
+                description=(
+                    "Сетевое методическое объединение учителей математики Костромской области: "
+                    "обмен опытом, заседания онлайн, база методических ресурсов."
+                ),
+                founder_name="ОГБОУ ДПО «Костромской областной институт развития образования»",
+                place="онлайн",
+            )
+            s.add(assoc)
+            await s.flush()
+            people: list[User] = []
+            for email, last, first, middle, position, school, role in DEMO_PEOPLE:
+                user = User(
+                    email=email,
+                    password_hash=hash_password(DEMO_PASSWORD),
+                    last_name=last,
+                    first_name=first,
+                    middle_name=middle,
+                    position=position,
+                    organisation_id=schools[school].id,
+                )
+                s.add(user)
+                await s.flush()
+                s.add(Membership(association_id=assoc.id, user_id=user.id, role=role))
+                people.append(user)
+            start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+            meeting = Meeting(
+                association_id=assoc.id,
+                title="Функциональная грамотность на уроках математики",
+                description="Заседание СМО по плану работы на учебный год.",
+                form=MeetingForm.zasedanie,
+                starts_at=start,
+                ends_at=start + timedelta(hours=1, minutes=30),
+                chair_id=people[0].id,
+                secretary_id=people[2].id,
+                guest_token=secrets.token_urlsafe(24),
+                created_by_id=people[0].id,
+            )
+            s.add(meeting)
+            await s.flush()
+            agenda = [
+                ("О плане работы СМО на учебный год", people[0].id, 15),
+                (
+                    "Из опыта работы: задачи на функциональную грамотность в 7–9 классах",
+                    people[1].id,
+                    20,
+                ),
+                ("Разное", None, 10),
+            ]
+            for pos, (title, rapporteur, minutes) in enumerate(agenda, start=1):
+                s.add(
+                    AgendaItem(
+                        meeting_id=meeting.id,
+                        position=pos,
+                        title=title,
+                        rapporteur_id=rapporteur,
+                        planned_minutes=minutes,
+                    )
+                )
+        return True
+    finally:
+        await db.dispose()
+
+
+async def create_admin(
+    settings: Settings, email: str, password: str, last: str, first: str, middle: str = ""
+) -> int:
+    check_password_rule(password)
+    email = email.strip().lower()
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as s:
+            user = await s.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = User(
+                    email=email,
+                    password_hash=hash_password(password),
+                    last_name=last,
+                    first_name=first,
+                    middle_name=middle,
+                    is_admin=True,
+                )
+                s.add(user)
+            else:
+                user.is_admin = True
+                user.password_hash = hash_password(password)
+                user.session_version += 1
+            await s.flush()
+            return user.id
+    finally:
+        await db.dispose()

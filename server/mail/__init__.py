@@ -1,0 +1,1 @@
+"""E-mail: queued durably in the outbox, sent by the background worker."""

@@ -1,0 +1,1 @@
+"""HTTP: server-rendered pages (Jinja2), a small JSON API, and their shared plumbing."""

@@ -1,0 +1,21 @@
+"""The explicit list of every HTTP route, module by module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from server.web.routes import accounts, admin, associations, meetings, system
+
+
+def build_routes(static_dir: Path) -> list[BaseRoute]:
+    return [
+        *system.routes,
+        *accounts.routes,
+        *associations.routes,
+        *meetings.routes,
+        *admin.routes,
+        Mount("/static", StaticFiles(directory=str(static_dir)), name="static"),
+    ]

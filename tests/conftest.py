@@ -1,0 +1,119 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL (when configured), against a
+real uvicorn server on a free port, with a real SMTP server receiving the mail."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from server.settings import Settings
+from tests.support.client import WebClient
+from tests.support.databases import (
+    REQUIRE_SERVICES,
+    drop_pg_database,
+    migrated_database,
+    pg_admin_url,
+    truncate_all,
+)
+from tests.support.live import LiveServer, start_live_server
+from tests.support.smtp import Inbox, start_smtp
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="run the long, opt-in tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: opt in with --run-slow (make soak)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (SMO_REQUIRE_SERVICES=1: CI must run these tests)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not pg_admin_url():
+        skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        skip_or_fail("Redis tests need TEST_REDIS_URL")
+    return str(url)
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[tuple[str, int, Inbox]]:
+    controller, inbox = start_smtp()
+    yield "127.0.0.1", int(controller.port), inbox
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp: tuple[str, int, Inbox]) -> Inbox:
+    smtp[2].clear()
+    return smtp[2]
+
+
+@pytest.fixture(scope="session")
+async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    url = await migrated_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    yield url
+    if backend == "postgresql":
+        await drop_pg_database(url)
+
+
+def make_settings(
+    database_url: str, var_dir: Path, smtp: tuple[str, int, Inbox], **extra: object
+) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        var_dir=var_dir,
+        secret_key="test-secret-key-0123456789",
+        smtp_host=smtp[0],
+        smtp_port=smtp[1],
+        outbox_poll_seconds=0.2,
+        log_level="WARNING",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+async def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, smtp: tuple[str, int, Inbox]
+) -> AsyncIterator[LiveServer]:
+    var_dir = tmp_path_factory.mktemp("var")
+    server = await start_live_server(make_settings(database_url, var_dir, smtp))
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def server(live_server: LiveServer, inbox: Inbox) -> AsyncIterator[LiveServer]:
+    """The session's live server with an empty database and fresh rate limits."""
+    await truncate_all(live_server.runtime.db)
+    live_server.runtime.limiter._memory.clear()
+    yield live_server
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[WebClient]:
+    async with WebClient(base_url=server.url, follow_redirects=False, timeout=20) as c:
+        yield c

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from tests.support.client import WebClient
+
+
+async def test_healthz_reports_database(client: WebClient) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+async def test_unknown_page_is_a_typed_404(client: WebClient) -> None:
+    r = await client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert r.status_code == 404
+    err = r.json()["error"]
+    assert err["code"] == "not_found"
+    assert err["message_ru"] == "Не найдено."
+    assert err["message_en"] == "Not found."
+
+
+async def test_security_headers(client: WebClient) -> None:
+    r = await client.get("/healthz")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
