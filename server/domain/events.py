@@ -1,0 +1,243 @@
+"""The catalogue of meeting events: the one contract between the live room, the protocol,
+analytics and the browser. Each event type has a declared payload schema.
+
+An event as stored and as sent to clients::
+
+    {"seq": 17, "type": "chat.message", "actor": "u:3", "at": "2026-11-25T10:01:02.123Z",
+     "payload": {...}}
+
+Participants are named by a *participant key*: ``"u:<user id>"`` for an account,
+``"g:<guest id>"`` for a guest who came by the guest link; ``"system"`` acts for the server.
+Add a type here before emitting it; ``docs/realtime.md`` is checked against this module.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ParticipantKey = Annotated[str, Field(pattern=r"^(u|g):\d{1,12}$")]
+ParticipantRole = Literal["methodist", "mo_head", "member", "admin", "guest"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+class MeetingStarted(Payload):
+    pass
+
+
+class MeetingEnded(Payload):
+    pass
+
+
+# --- presence --------------------------------------------------------------------------------
+class ParticipantJoined(Payload):
+    """First connection of a person (a second tab does not join again)."""
+
+    participant: ParticipantKey
+    name: str  # full name, «Фамилия Имя Отчество», or the guest's name
+    short_name: str  # «И.О. Фамилия»
+    role: ParticipantRole
+    organisation: str = ""
+    moderator: bool = False
+
+
+class ParticipantLeft(Payload):
+    """Last connection of a person closed (or the person was removed)."""
+
+    participant: ParticipantKey
+    reason: Literal["disconnect", "left", "removed", "meeting_ended"] = "disconnect"
+
+
+class WaitingEntered(Payload):
+    participant: ParticipantKey
+    name: str
+    role: ParticipantRole
+
+
+class WaitingDecided(Payload):
+    """``waiting.admitted`` / ``waiting.denied``."""
+
+    participant: ParticipantKey
+
+
+class ParticipantRemoved(Payload):
+    participant: ParticipantKey
+
+
+class ParticipantReadmitted(Payload):
+    participant: ParticipantKey
+
+
+class ParticipantPromoted(Payload):
+    """Made a co-moderator for this meeting."""
+
+    participant: ParticipantKey
+
+
+class MeetingLocked(Payload):
+    locked: bool
+
+
+class AdmissionChanged(Payload):
+    admission: Literal["open", "guests", "everyone"]
+
+
+# --- chat ------------------------------------------------------------------------------------
+class ChatMessage(Payload):
+    """``to`` set: a private message, delivered to the two people only, kept out of the protocol."""
+
+    text: str = Field(min_length=1, max_length=2000)
+    reply_to: int | None = None  # seq of the message replied to
+    to: ParticipantKey | None = None
+
+
+# --- hands and the list of speakers -----------------------------------------------------------
+class HandChanged(Payload):
+    """``hand.raised`` / ``hand.lowered``."""
+
+    participant: ParticipantKey
+
+
+class FloorChanged(Payload):
+    """``floor.granted`` / ``floor.ended``: the moderator's list of speakers."""
+
+    participant: ParticipantKey
+
+
+class SpeechChanged(Payload):
+    """``speech.started`` / ``speech.ended``: detected on the server from audio levels."""
+
+    participant: ParticipantKey
+
+
+# --- agenda ----------------------------------------------------------------------------------
+class AgendaItemStarted(Payload):
+    item_id: int
+    position: int
+    title: str
+
+
+class AgendaItemEnded(Payload):
+    item_id: int
+
+
+# --- polls -----------------------------------------------------------------------------------
+PollKind = Literal["decision", "single", "multiple"]
+DecisionRule = Literal["majority_cast", "majority_present", "two_thirds"]
+
+
+class PollCreated(Payload):
+    """For a decision poll the options are «за», «против», «воздержались», in that order."""
+
+    poll_id: int
+    question: str
+    kind: PollKind
+    options: list[str]
+    secret: bool = False
+    agenda_item_id: int | None = None
+    decision_text: str = ""  # the wording of the proposed decision (ПОСТАНОВИЛИ)
+    rule: DecisionRule = "majority_cast"
+    guests_vote: bool = False
+    allow_change: bool = False
+    closes_in_seconds: int | None = None
+
+
+class PollOpened(Payload):
+    poll_id: int
+
+
+class VoteCast(Payload):
+    """Named polls carry the voter's choices; a secret poll's event names no choice
+    (the actor is recorded as ``system``), so the log links nobody to a ballot."""
+
+    poll_id: int
+    ballots: int  # ballots cast so far
+    voter: ParticipantKey | None = None  # named polls only
+    choices: list[int] | None = None  # option indexes, named polls only
+
+
+class PollResult(Payload):
+    eligible: int  # eligible voters (members of the association, plus guests if allowed)
+    present: int  # eligible voters present at the close
+    cast: int  # ballots cast
+    counts: list[int]  # per option, same order as the options
+    quorum: bool
+    outcome: Literal["accepted", "rejected"] | None = None  # decision polls only
+    unanimous: bool = False
+
+
+class PollClosed(Payload):
+    poll_id: int
+    result: PollResult
+    automatic: bool = False  # closed by its timer
+
+
+# --- shared documents and media ----------------------------------------------------------------
+class DocSnapshot(Payload):
+    doc_id: int
+    title: str
+    text: str
+    agenda_item_id: int | None = None
+    reason: Literal["agenda_item_ended", "meeting_ended", "manual"] = "manual"
+
+
+class MicMuted(Payload):
+    """``mic.muted``: a moderator muted a participant (or everyone when ``participant`` is None)."""
+
+    participant: ParticipantKey | None = None
+    locked: bool = False  # microphones locked: participants may not unmute themselves
+
+
+class MicUnlocked(Payload):
+    pass
+
+
+class ScreenShareChanged(Payload):
+    """``screen.started`` / ``screen.stopped``."""
+
+    participant: ParticipantKey
+
+
+EVENT_TYPES: dict[str, type[Payload]] = {
+    "meeting.started": MeetingStarted,
+    "meeting.ended": MeetingEnded,
+    "participant.joined": ParticipantJoined,
+    "participant.left": ParticipantLeft,
+    "waiting.entered": WaitingEntered,
+    "waiting.admitted": WaitingDecided,
+    "waiting.denied": WaitingDecided,
+    "participant.removed": ParticipantRemoved,
+    "participant.readmitted": ParticipantReadmitted,
+    "participant.promoted": ParticipantPromoted,
+    "meeting.locked": MeetingLocked,
+    "meeting.admission": AdmissionChanged,
+    "chat.message": ChatMessage,
+    "hand.raised": HandChanged,
+    "hand.lowered": HandChanged,
+    "floor.granted": FloorChanged,
+    "floor.ended": FloorChanged,
+    "speech.started": SpeechChanged,
+    "speech.ended": SpeechChanged,
+    "agenda.item.started": AgendaItemStarted,
+    "agenda.item.ended": AgendaItemEnded,
+    "poll.created": PollCreated,
+    "poll.opened": PollOpened,
+    "vote.cast": VoteCast,
+    "poll.closed": PollClosed,
+    "doc.snapshot": DocSnapshot,
+    "mic.muted": MicMuted,
+    "mic.unlocked": MicUnlocked,
+    "screen.started": ScreenShareChanged,
+    "screen.stopped": ScreenShareChanged,
+}
+
+
+def validate_payload(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Check a payload against its declared schema; return it in canonical form."""
+    schema = EVENT_TYPES[event_type]
+    return schema.model_validate(payload).model_dump(mode="json")
