@@ -14,7 +14,7 @@ def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
     settings = runtime.settings
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel="smo-socketio")
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,

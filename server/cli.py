@@ -40,7 +40,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if args.downgrade:
         downgrade(settings.database_url, args.revision or "base")
     else:
-        upgrade(settings.database_url, args.revision or "head")
+        upgrade(settings.database_url, args.revision or "heads")
     print(f"migrations applied ({settings.database_url.split('://')[0]})")
     return 0
 

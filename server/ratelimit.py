@@ -19,7 +19,7 @@ class RateLimiter:
     async def hit(self, key: str, limit: int, window_seconds: int) -> None:
         """Count one attempt under ``key``; raise RateLimited past ``limit`` in the window."""
         window = int(time.time()) // window_seconds
-        bucket = f"smo:rl:{key}:{window}"
+        bucket = f"{self.runtime.settings.redis_prefix}:rl:{key}:{window}"
         redis = self.runtime.redis
         if redis is not None:
             count = await redis.incr(bucket)
@@ -37,5 +37,5 @@ class RateLimiter:
     async def reset(self, key: str, window_seconds: int) -> None:
         window = int(time.time()) // window_seconds
         if self.runtime.redis is not None:
-            await self.runtime.redis.delete(f"smo:rl:{key}:{window}")
+            await self.runtime.redis.delete(f"{self.runtime.settings.redis_prefix}:rl:{key}:{window}")
         self._memory.pop(key, None)

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""
     redis_url: str | None = None
+    # Namespaces every Redis key and pub/sub channel: installations (or test runs) sharing
+    # one Redis never see each other's traffic.
+    redis_prefix: str = "smo"
     secret_key: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     default_locale: Literal["ru", "en"] = "ru"
