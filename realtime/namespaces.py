@@ -11,5 +11,16 @@ if TYPE_CHECKING:
 
 
 def register_namespaces(sio: socketio.AsyncServer, runtime: Runtime) -> None:
-    # The meeting room namespace is registered here (realtime/meeting/).
-    return None
+    # The meeting room (realtime/meeting/): its handlers come from realtime/meeting/handlers/.
+    import realtime.meeting.handlers  # noqa: F401  (registers the room's messages)
+    from realtime.meeting.namespace import MeetingNamespace
+    from realtime.meeting.service import install
+
+    room = install(runtime, sio)
+    from realtime.docs.hooks import install as install_documents  # shared documents (realtime/docs/)
+
+    install_documents(runtime, room)
+    from realtime.meeting.handlers.polls import start_poll_timers  # polls: timers survive a restart
+
+    start_poll_timers(runtime)
+    sio.register_namespace(MeetingNamespace(runtime, room, "/"))

@@ -70,7 +70,10 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 await s.flush()
                 s.add(Membership(association_id=assoc.id, user_id=user.id, role=role))
                 people.append(user)
-            start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+            # Tomorrow at 15:00 Moscow time (12:00 UTC): an ordinary afternoon slot.
+            start = (datetime.now(UTC) + timedelta(days=1)).replace(
+                hour=12, minute=0, second=0, microsecond=0
+            )
             meeting = Meeting(
                 association_id=assoc.id,
                 title="Функциональная грамотность на уроках математики",

@@ -70,7 +70,7 @@ async def association_members(session: AsyncSession, association_id: int) -> lis
         .where(Membership.association_id == association_id)
         .options(selectinload(User.organisation))
     )
-    members = [MemberRow(user=u, role=role) for role, u in rows.tuples()]
+    members = [MemberRow(user=u, role=role) for role, u in rows]
     members.sort(key=lambda m: (ROLE_ORDER[m.role], m.user.last_name, m.user.first_name, m.user.id))
     return members
 
@@ -78,26 +78,21 @@ async def association_members(session: AsyncSession, association_id: int) -> lis
 async def list_user_associations(session: AsyncSession, user: User | None) -> list[AssociationCard]:
     """The user's associations with their role; an administrator sees every association."""
     user = require_login(user)
-    roles = dict(
-        (
-            await session.execute(
-                select(Membership.association_id, Membership.role).where(Membership.user_id == user.id)
-            )
-        ).tuples()
+    # (dict() would take a Result for a mapping: it has .keys())
+    role_rows = await session.execute(
+        select(Membership.association_id, Membership.role).where(Membership.user_id == user.id)
     )
+    roles = {association_id: role for association_id, role in role_rows}
     query = select(Association).order_by(Association.name, Association.id)
     if not user.is_admin:
-        query = query.where(Association.id.in_(roles.keys()))
+        query = query.where(Association.id.in_(list(roles)))
     associations = list(await session.scalars(query))
-    counts = dict(
-        (
-            await session.execute(
-                select(Membership.association_id, func.count(Membership.id))
-                .where(Membership.association_id.in_([a.id for a in associations]))
-                .group_by(Membership.association_id)
-            )
-        ).tuples()
+    count_rows = await session.execute(
+        select(Membership.association_id, func.count(Membership.id))
+        .where(Membership.association_id.in_([a.id for a in associations]))
+        .group_by(Membership.association_id)
     )
+    counts = {association_id: n for association_id, n in count_rows}
     return [AssociationCard(a, roles.get(a.id), counts.get(a.id, 0)) for a in associations]
 
 
@@ -111,6 +106,7 @@ async def association_overview(
     session: AsyncSession, user: User | None, association_id: int
 ) -> AssociationOverview:
     """Everything the association page shows; members of the association and administrators only."""
+    require_login(user)
     association = await get_association(session, association_id)
     role = await require_member(session, user, association_id)
     assert user is not None

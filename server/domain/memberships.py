@@ -11,8 +11,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Association, Invitation, Membership, QuorumRule, Role, User
@@ -23,12 +25,17 @@ from server.errors import AppError, Conflict, NotFound, ValidationFailed
 from server.mail.outbox import Mail, enqueue_mail
 
 INVITATION_TTL = timedelta(days=14)
+# The region lives on Moscow time; dates in mail are written in it (as on the pages).
+REGION_TZ = ZoneInfo("Europe/Moscow")
 
 ROLE_NAMES_RU = {
     Role.methodist: "сетевой методист",
     Role.mo_head: "руководитель школьного МО",
     Role.member: "педагог — член СМО",
 }
+
+
+ROLE_RANK = {Role.member: 0, Role.mo_head: 1, Role.methodist: 2}
 
 
 class InvitationInvalid(AppError):
@@ -108,7 +115,9 @@ async def list_associations(session: AsyncSession, actor: User | None) -> list[A
 
 async def list_users(session: AsyncSession, actor: User | None, limit: int = 500) -> list[User]:
     require_admin(actor)
-    result = await session.scalars(select(User).order_by(User.last_name, User.first_name, User.id).limit(limit))
+    result = await session.scalars(
+        select(User).order_by(User.last_name, User.first_name, User.id).limit(limit)
+    )
     return list(result)
 
 
@@ -127,7 +136,9 @@ async def appoint_methodist(
     email = _checked_email(email)
     user = await user_by_email(session, email)
     if user is None:
-        invitation, _token = await _create_invitation(session, actor, association, email, Role.methodist, public_url)
+        invitation, _token = await _create_invitation(
+            session, actor, association, email, Role.methodist, public_url
+        )
         return MethodistAppointment(None, invitation)
     membership = await _membership(session, association.id, user.id)
     if membership is None:
@@ -260,7 +271,7 @@ async def _create_invitation(
 
 
 def invitation_mail(association: Association, inviter: User, invitation: Invitation, link: str) -> Mail:
-    expires = invitation.expires_at.strftime("%d.%m.%Y")
+    expires = invitation.expires_at.astimezone(REGION_TZ).strftime("%d.%m.%Y")
     text = (
         "Здравствуйте!\n\n"
         f"{inviter.full_name} приглашает вас в сетевое методическое объединение "
@@ -296,7 +307,7 @@ async def find_invitation(session: AsyncSession, token: str, now: datetime | Non
 async def accept_invitation(session: AsyncSession, actor: User | None, token: str) -> Membership:
     """Join the association with the invited role; the token works exactly once.
 
-    An existing membership keeps its role (an invitation never demotes anyone).
+    An existing member gets the invited role only when it is higher (an invitation never demotes).
     """
     user = require_login(actor)
     view = await find_invitation(session, token)
@@ -312,7 +323,19 @@ async def accept_invitation(session: AsyncSession, actor: User | None, token: st
         raise InvitationInvalid(status=410)
     membership = await _membership(session, view.association.id, user.id)
     if membership is None:
-        membership = Membership(association_id=view.association.id, user_id=user.id, role=view.invitation.role)
-        session.add(membership)
+        try:
+            async with session.begin_nested():
+                membership = Membership(
+                    association_id=view.association.id, user_id=user.id, role=view.invitation.role
+                )
+                session.add(membership)
+                await session.flush()
+            return membership
+        except IntegrityError:
+            # Joined concurrently through another invitation: fall through to the promotion rule.
+            membership = await _membership(session, view.association.id, user.id)
+            assert membership is not None
+    if ROLE_RANK[view.invitation.role] > ROLE_RANK[membership.role]:
+        membership.role = view.invitation.role
         await session.flush()
     return membership

@@ -2,6 +2,13 @@
 
 from server.db.models.accounts import Organisation, User
 from server.db.models.associations import Association, Invitation, Membership, QuorumRule, Role
+from server.db.models.documents import (  # noqa: F401
+    DocSnapshot,
+    DocumentKind,
+    DocUpdate,
+    EditPolicy,
+    MeetingDocument,
+)
 from server.db.models.meeting_log import MeetingEvent
 from server.db.models.meetings import (
     AdmissionPolicy,
@@ -12,6 +19,14 @@ from server.db.models.meetings import (
     MeetingStatus,
 )
 from server.db.models.outbox import OutboxMessage
+from server.db.models.polls import Ballot, Poll, PollParticipation, SecretTally  # noqa: F401
+from server.db.models.protocols import (  # noqa: F401
+    MeetingProtocol,
+    ProtocolEdit,
+    ProtocolRemark,
+    ProtocolStatus,
+    ProtocolVersion,
+)
 
 __all__ = [
     "AdmissionPolicy",

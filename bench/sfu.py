@@ -1,0 +1,279 @@
+"""Benchmark: the SFU's forwarding cost against aiortc's transcoding MediaRelay, same run.
+
+P publishers send pre-encoded 720p VP8 (30 fps) + Opus (50 packets/s); S subscribers each
+receive every publisher. The server runs in a child process (its CPU is measured alone with
+``resource.getrusage``); the publishers and subscribers run in this process and count frames
+without decoding. Figures: forwarded RTP packets per second, per server CPU-second, subscriber
+frame rate and loss; then the same through ``MediaRelay`` (decode once, encode per subscriber).
+
+    .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 6] [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import json
+import math
+import multiprocessing as mp
+import resource
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import av
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
+
+from realtime.media import hooks
+from realtime.media.config import MediaConfig
+from realtime.media.forwarding import EncodedFrame, PackOnlyEncoder
+from realtime.media.room import MediaRoom
+
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+
+
+# --- server (child process) ------------------------------------------------------------------
+def server_main(conn: Connection, mode: str, profile: bool = False) -> None:
+    if not profile:
+        asyncio.run(_serve(conn, mode))
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(asyncio.run, _serve(conn, mode))
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+async def _serve(conn: Connection, mode: str) -> None:
+    loop = asyncio.get_running_loop()
+    room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
+    relay = MediaRelay()
+    relay_pcs: list[RTCPeerConnection] = []
+    relay_tracks: list[MediaStreamTrack] = []
+    while True:
+        msg = await loop.run_in_executor(None, conn.recv)
+        if msg[0] == "offer":
+            _, key, sdp, sources = msg
+            if mode == "sfu":
+                conn.send(await room.offer(key, sdp, sources))
+            else:
+                conn.send(await _relay_offer(sdp, relay, relay_pcs, relay_tracks))
+        elif msg[0] == "stats":
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            pcs = [p.pc for p in room.peers.values()] if mode == "sfu" else relay_pcs
+            sent = 0
+            for pc in pcs:
+                for t in pc.getTransceivers():
+                    if t.sender.track is not None:
+                        for s in (await t.sender.getStats()).values():
+                            if s.type == "outbound-rtp":
+                                sent += s.packetsSent
+            conn.send((usage.ru_utime + usage.ru_stime, sent))
+        else:
+            await room.close()
+            for pc in relay_pcs:
+                await pc.close()
+            conn.send("bye")
+            return
+
+
+async def _relay_offer(
+    sdp: str, relay: MediaRelay, pcs: list[RTCPeerConnection], tracks: list[MediaStreamTrack]
+) -> str:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    pcs.append(pc)
+    pc.on("track", lambda track: tracks.append(track))
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    published = list(tracks)
+    for t in pc.getTransceivers():
+        if t.receiver.track is None or t.receiver.track not in tracks:  # a receive slot
+            source = next((s for s in published if s.kind == t.kind), None)
+            if source is not None:
+                published.remove(source)
+                t.sender.replaceTrack(relay.subscribe(source))
+                t.direction = "sendonly"
+    await pc.setLocalDescription(await pc.createAnswer())
+    return str(pc.localDescription.sdp)
+
+
+# --- load generator (this process) -----------------------------------------------------------
+def encode_media(seconds: float) -> tuple[list[bytes], list[bytes]]:
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    codec.bit_rate = 1_500_000
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    video = []
+    for i in range(int(seconds * FPS)):
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        for p, plane in enumerate(frame.planes):
+            row = bytes((x + i * 7 + p * 50) % 256 for x in range(plane.line_size))
+            plane.update(row * (plane.buffer_size // plane.line_size))
+        frame.pts = i
+        video.extend(bytes(pkt) for pkt in codec.encode(frame))
+    opus = OpusEncoder()
+    audio = []
+    for i in range(50):
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        samples = b"".join(
+            int(8000 * math.sin(2 * math.pi * 440 * (i * 960 + n) / 48000)).to_bytes(2, "little", signed=True)
+            * 2
+            for n in range(960)
+        )
+        frame.planes[0].update(samples)
+        frame.sample_rate, frame.pts, frame.time_base = 48000, i * 960, fractions.Fraction(1, 48000)
+        payloads, _ = opus.encode(frame)
+        audio.extend(payloads)
+    return video, audio
+
+
+class Replay(MediaStreamTrack):
+    def __init__(self, kind: str, frames: list[bytes], rate: int, step: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.frames, self.rate, self.step = frames, rate, step
+        self.i = 0
+        self.offset = 0
+        self.keyframe = False
+        self.start = time.monotonic()
+
+    async def recv(self) -> EncodedFrame:  # type: ignore[override]
+        wait = self.start + self.i / self.rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self.keyframe:  # a PLI reached the publisher: restart from the key frame
+            self.keyframe = False
+            self.offset = -(self.i % len(self.frames))
+        data = self.frames[(self.i + self.offset) % len(self.frames)]
+        self.i += 1
+        return EncodedFrame(data, self.i * self.step)
+
+
+async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: list[bytes]) -> dict[str, Any]:
+    parent, child = mp.Pipe()
+    proc = mp.get_context("fork").Process(target=server_main, args=(child, mode, args.profile), daemon=True)
+    proc.start()
+    loop = asyncio.get_running_loop()
+
+    async def call(*msg: Any) -> Any:
+        parent.send(msg)
+        return await loop.run_in_executor(None, parent.recv)
+
+    pcs: list[RTCPeerConnection] = []
+    counts: list[int] = []
+
+    async def connect(key: str, publish: bool) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pcs.append(pc)
+        sources = {}
+        if publish:
+            for kind, frames, rate, step in (("video", video, FPS, 3000), ("audio", audio, 50, 960)):
+                track = Replay(kind, frames, rate, step)
+                t = pc.addTransceiver(track, direction="sendonly")
+                hooks.install_sender_encoder(t.sender, PackOnlyEncoder(kind))
+                hooks.install_sender_keyframe_hook(
+                    t.sender, lambda track=track: setattr(track, "keyframe", True)
+                )
+                sources[t] = "camera" if kind == "video" else "mic"
+        else:
+            for _ in range(args.publishers):
+                for kind in ("video", "audio"):
+                    t = pc.addTransceiver(kind, direction="recvonly")
+                    index = len(counts)
+                    counts.append(0)
+
+                    def count(codec: Any, frame: Any, index: int = index) -> None:
+                        counts[index] += 1
+
+                    hooks.install_receiver_passthrough(t.receiver, count)
+                    t.receiver.__dict__["_bench_index"] = index
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await call(
+            "offer", key, pc.localDescription.sdp, {str(t.mid): s for t, s in sources.items()}
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    for p in range(args.publishers):
+        await connect(f"u:{p + 1}", True)
+    for s in range(args.subscribers):
+        await connect(f"u:{100 + s}", False)
+    await asyncio.sleep(2)  # ICE, DTLS, first key frames
+    cpu0, sent0 = await call("stats")
+    frames0, t0, mine0 = list(counts), time.monotonic(), time.process_time()
+    await asyncio.sleep(args.seconds)
+    cpu1, sent1 = await call("stats")
+    elapsed, mine = time.monotonic() - t0, time.process_time() - mine0
+    frames = [b - a for a, b in zip(frames0, counts, strict=True)]
+    lost = 0
+    received = 0
+    for pc in pcs:
+        for t in pc.getTransceivers():
+            if t.direction == "recvonly":
+                for st in (await t.receiver.getStats()).values():
+                    if st.type == "inbound-rtp":
+                        lost += max(st.packetsLost, 0)
+                        received += st.packetsReceived
+    await call("quit")
+    proc.join(5)
+    for pc in pcs:
+        await pc.close()
+    video_fps = [f / elapsed for i, f in enumerate(frames) if i % 2 == 0]
+    server_cpu = cpu1 - cpu0
+    forwarded = sent1 - sent0
+    return {
+        "mode": mode,
+        "forwarded_pps": round(forwarded / elapsed),
+        "server_cpu_share": round(server_cpu / elapsed, 3),
+        "packets_per_cpu_second": round(forwarded / server_cpu) if server_cpu else None,
+        "us_per_packet": round(server_cpu / forwarded * 1e6, 1) if forwarded else None,
+        "subscriber_video_fps_min": round(min(video_fps), 1) if video_fps else 0,
+        "subscriber_video_fps_mean": round(sum(video_fps) / len(video_fps), 1) if video_fps else 0,
+        "loss": round(lost / (lost + received), 4) if received else None,
+        "load_generator_cpu_share": round(mine / elapsed, 3),
+    }
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--subscribers", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=6)
+    ap.add_argument("--skip-relay", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="print the server process's hottest functions")
+    args = ap.parse_args()
+    video, audio = encode_media(2)
+    print(
+        f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
+    )
+    results = [await run("sfu", args, video, audio)]
+    if not args.skip_relay:
+        results.append(await run("relay", args, video, audio))
+    for r in results:
+        print(
+            f"{r['mode']:5}: {r['forwarded_pps']} pkt/s forwarded, server {r['server_cpu_share'] * 100:.0f}% of a core,"
+            f" {r['packets_per_cpu_second']} pkt per CPU-s ({r['us_per_packet']} µs/pkt),"
+            f" video {r['subscriber_video_fps_mean']} fps (min {r['subscriber_video_fps_min']}), loss {r['loss']}"
+        )
+    summary: dict[str, Any] = {
+        "publishers": args.publishers,
+        "subscribers": args.subscribers,
+        "results": results,
+    }
+    if len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
+        summary["ratio_vs_relay"] = round(
+            results[0]["packets_per_cpu_second"] / results[1]["packets_per_cpu_second"], 1
+        )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Shared documents: the in-memory CRDT rooms and the Yjs sync protocol over Socket.IO."""

@@ -1,0 +1,259 @@
+"""One participant's RTCPeerConnection to the SFU: what it publishes and its receive slots.
+
+The client always offers (no glare): its sending transceivers are publications, its
+receiving transceivers are slots the room fills with other participants' media. ``sources``
+in the offer message labels each sending mid: "mic", "camera" or "screen".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Literal
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from realtime.media import hooks
+from realtime.media.assembly import Vp8Assembler
+from realtime.media.errors import BadSignal, CodecUnsupported
+from realtime.media.forwarding import PackOnlyEncoder, SlotTrack
+from realtime.media.speech import SpeechDetector
+
+if TYPE_CHECKING:
+    from realtime.media.room import MediaRoom
+
+Source = Literal["mic", "camera", "screen"]
+MIME = {"audio": "audio/opus", "video": "video/VP8"}
+MAX_SDP = 64_000
+MAX_SECTIONS = 24  # mic, camera, screen and the receive slots, with room to spare
+
+
+def offer_ufrag(sdp: str) -> str | None:
+    """The ICE username fragment of an offer: stable across renegotiations of one client
+    connection, different for another tab or a rebuilt connection."""
+    try:
+        media = SessionDescription.parse(sdp).media
+    except Exception:
+        return None
+    return media[0].ice.usernameFragment if media and media[0].ice else None
+
+
+class Publication:
+    """A track a participant sends; forwarded to the slots the policy assigns."""
+
+    def __init__(
+        self,
+        room: MediaRoom,
+        participant: str,
+        kind: str,
+        source: Source,
+        mid: str,
+        receiver: RTCRtpReceiver,
+        payload_type: int,
+        rtx_payload_type: int | None = None,
+    ) -> None:
+        self.room = room
+        self.participant = participant
+        self.kind = kind
+        self.source = source
+        self.mid = mid
+        self.receiver = receiver
+        self.payload_type = payload_type
+        self.ssrc: int | None = None
+        self.slots: set[SlotTrack] = set()
+        self.muted = False
+        self.stopped = False
+        self.created = time.monotonic()
+        self.last_spoke = float("-inf")
+        self.frames = 0
+        self.keyframe_requests = 0
+        self._last_keyframe_request = float("-inf")
+        self._window_start = 0.0
+        self._window_packets = 0
+        self.detector = SpeechDetector(room.config) if kind == "audio" else None
+        self.assembler = Vp8Assembler(payload_type, rtx_payload_type) if kind == "video" else None
+        self.reassembled = 0  # frames aiortc's own jitter buffer completed (not forwarded)
+
+    @property
+    def active(self) -> bool:
+        return not self.muted and not self.stopped
+
+    def on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+        """aiortc's reassembled frame, instead of decoding it: the SFU already forwarded it
+        from the packets (assembly.py), so it is only counted."""
+        self.reassembled += 1
+
+    def _forward(self, data: bytes, timestamp: int) -> None:
+        self.frames += 1
+        if not self.active:
+            return
+        for slot in tuple(self.slots):
+            slot.push(data, timestamp)
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_packets = now, 0
+        self._window_packets += 1
+        if self._window_packets > self.room.config.max_packets_per_second and not self.stopped:
+            # A flooding publisher: close its connection, the meeting carries on.
+            self.stopped = True
+            self.room.spawn(self.room.remove_peer(self.participant, reason="flood"))
+            return
+        if packet.payload_type == self.payload_type:
+            self.ssrc = packet.ssrc
+        if self.detector is not None and self.active:
+            level = packet.extensions.audio_level
+            if level is not None:
+                change = self.detector.feed(level[1], now)
+                if change is not None:
+                    self.room.speech_changed(self, change)
+        if self.assembler is not None:
+            frame = self.assembler.add(packet)
+            if frame is not None:
+                self._forward(*frame)
+        elif packet.payload_type == self.payload_type and packet.payload:
+            self._forward(packet.payload, packet.timestamp)  # an Opus packet is a frame
+
+    def request_keyframe(self) -> None:
+        """Rate-limited PLI towards the publisher (a subscriber joined or sent PLI/FIR)."""
+        now = time.monotonic()
+        if self.kind != "video" or self.ssrc is None:
+            return
+        if now - self._last_keyframe_request < self.room.config.keyframe_interval:
+            return
+        self._last_keyframe_request = now
+        self.keyframe_requests += 1
+        self.room.spawn(hooks.request_keyframe(self.receiver, self.ssrc))
+
+
+class Peer:
+    def __init__(self, room: MediaRoom, participant: str) -> None:
+        self.room = room
+        self.participant = participant
+        self.pc = RTCPeerConnection(room.config.rtc_configuration())
+        self.publications: dict[str, Publication] = {}  # by mid
+        self.slots: dict[str, SlotTrack] = {}  # by mid
+        self.encoders: list[PackOnlyEncoder] = []
+        self.closed = False
+        self.remote_ufrag: str | None = None  # identifies the client's RTCPeerConnection
+        self.connected = asyncio.Event()
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    def _state_changed(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected":
+            self.connected.set()
+        elif state in ("failed", "closed") and not self.closed:
+            self.room.spawn(self.room.remove_peer(self.participant, reason=state))
+
+    async def negotiate(self, sdp: str, sources: dict[str, Source]) -> tuple[str, list[Publication]]:
+        """Apply the client's offer; return the answer SDP and the new publications."""
+        if len(sdp) > MAX_SDP:
+            raise BadSignal()
+        try:
+            parsed = SessionDescription.parse(sdp)
+            directions = {m.rtp.muxId: m.direction for m in parsed.media if m.kind in MIME}
+            if len(parsed.media) > MAX_SECTIONS:
+                raise ValueError("too many media sections")
+            if not directions or len(directions) != len(parsed.media) or None in directions:
+                raise ValueError("an offer needs audio/video sections with distinct mids")
+            self.remote_ufrag = self.remote_ufrag or offer_ufrag(sdp)
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError, OperationError, KeyError...
+            raise BadSignal() from exc
+        added: list[Publication] = []
+        for transceiver in self.pc.getTransceivers():
+            mid = transceiver.mid
+            if mid is None:
+                continue
+            # setRemoteDescription renegotiates every transceiver's codecs: restrict each time.
+            payload_types = hooks.restrict_codecs(transceiver, MIME[transceiver.kind])
+            if payload_types is None:
+                raise CodecUnsupported()
+            if mid in self.publications or mid in self.slots:
+                self._renegotiated(transceiver, directions.get(mid))
+                continue
+            direction = directions.get(mid) or "inactive"
+            sends = direction in ("sendrecv", "sendonly")
+            receives = direction in ("sendrecv", "recvonly")
+            if sends:
+                source = sources.get(mid) or ("mic" if transceiver.kind == "audio" else "camera")
+                added.append(self._publish(transceiver, source, *payload_types))
+            if receives:
+                self._add_slot(transceiver)
+            transceiver.direction = {
+                (True, True): "sendrecv",
+                (True, False): "recvonly",
+                (False, True): "sendonly",
+                (False, False): "inactive",
+            }[(sends, receives)]
+        try:
+            answer = await self.pc.createAnswer()
+            await self.pc.setLocalDescription(answer)
+        except Exception as exc:
+            raise BadSignal() from exc
+        return self.pc.localDescription.sdp, added
+
+    def _publish(
+        self, transceiver: RTCRtpTransceiver, source: Source, payload_type: int, rtx_payload_type: int | None
+    ) -> Publication:
+        expected = "audio" if source == "mic" else "video"
+        if transceiver.kind != expected:
+            raise BadSignal()
+        receiver = transceiver.receiver
+        pub = Publication(
+            self.room,
+            self.participant,
+            transceiver.kind,
+            source,
+            str(transceiver.mid),
+            receiver,
+            payload_type,
+            rtx_payload_type,
+        )
+        hooks.install_receiver_passthrough(receiver, pub.on_frame)
+        hooks.install_receiver_tap(receiver, pub.on_packet)
+        self.publications[pub.mid] = pub
+        return pub
+
+    def _add_slot(self, transceiver: RTCRtpTransceiver) -> None:
+        slot = SlotTrack(transceiver.kind, str(transceiver.mid))
+        sender = transceiver.sender
+        encoder = PackOnlyEncoder(transceiver.kind)
+        hooks.install_sender_encoder(sender, encoder)
+        hooks.install_sender_keyframe_hook(sender, slot.request_keyframe)
+        sender.replaceTrack(slot)
+        self.encoders.append(encoder)
+        self.slots[slot.mid] = slot
+
+    def _renegotiated(self, transceiver: RTCRtpTransceiver, direction: str | None) -> None:
+        """A known mid in a new offer: the client may have stopped sending on it."""
+        mid = transceiver.mid
+        if mid in self.publications and direction not in ("sendrecv", "sendonly"):
+            pub = self.publications.pop(str(mid))
+            self.room.unpublish(pub)
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:
+        if not candidate:
+            return  # end of candidates
+        try:
+            parsed = candidate_from_sdp(candidate.removeprefix("candidate:"))
+        except Exception as exc:
+            raise BadSignal() from exc
+        parsed.sdpMid = sdp_mid
+        if sdp_mid is None:
+            raise BadSignal()
+        await self.pc.addIceCandidate(parsed)
+
+    async def close(self) -> None:
+        self.closed = True
+        for slot in self.slots.values():
+            slot.stop()
+        # aiortc may be closing this connection itself (remote DTLS closed); a cancelled
+        # awaiter of close() would cancel the future both share, so never cancel it.
+        await asyncio.shield(self.pc.close())

@@ -1,0 +1,273 @@
+"""A meeting's media: its peers, the forwarding policy, speech events and moderation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from realtime.media.config import MediaConfig
+from realtime.media.errors import BadSignal, MediaError, NoPeer, ScreenBusy
+from realtime.media.peer import Peer, Publication, Source, offer_ufrag
+
+log = logging.getLogger("smo.media")
+
+# notify(kind, participant, data): "speech.started" / "speech.ended" / "screen.started" /
+# "screen.stopped" / "slots" ({mid: {participant, source} | None}) / "closed" ({reason}).
+Notify = Callable[[str, str, dict[str, Any]], None]
+
+
+class MediaRoom:
+    def __init__(self, meeting_id: int, config: MediaConfig, notify: Notify) -> None:
+        self.meeting_id = meeting_id
+        self.config = config
+        self.notify = notify
+        self.peers: dict[str, Peer] = {}
+        self.muted: set[str] = set()  # participants muted by a moderator
+        self.locked = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._slot_maps: dict[str, dict[str, Any]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("media task failed", exc_info=task.exception())
+
+    @property
+    def publications(self) -> list[Publication]:
+        return [p for peer in self.peers.values() for p in peer.publications.values()]
+
+    async def offer(self, participant: str, sdp: str, sources: dict[str, Source] | None = None) -> str:
+        """The client's (re-)offer -> the SFU's answer SDP."""
+        sources = sources or {}
+        if "screen" in sources.values() and any(
+            p.source == "screen" and not p.stopped and p.participant != participant for p in self.publications
+        ):
+            raise ScreenBusy()
+        peer = self.peers.get(participant)
+        if peer is not None and peer.remote_ufrag not in (None, offer_ufrag(sdp)):
+            # Another connection of the same person (a second tab, a rebuilt connection after
+            # an ICE failure): it replaces the old one.
+            await self.remove_peer(participant, reason="replaced")
+            peer = None
+        if peer is None:
+            peer = self.peers[participant] = Peer(self, participant)
+            self.spawn(self._ice_deadline(peer))
+            if self._ticker is None:
+                self._ticker = asyncio.ensure_future(self._tick())
+        if peer.pc.signalingState != "stable":
+            raise BadSignal()  # an offer while the previous one is being answered
+        try:
+            answer, added = await peer.negotiate(sdp, sources)
+        except MediaError:
+            # aiortc cannot roll back a half-applied offer: the client starts over.
+            await self.remove_peer(participant, reason="bad_signal")
+            raise
+        for pub in added:
+            if pub.kind == "audio" and participant in self.muted:
+                pub.muted = True
+            if pub.source == "screen":
+                self.notify("screen.started", participant, {})
+        self.rebalance()
+        return answer
+
+    async def candidate(self, participant: str, candidate: str, sdp_mid: str | None) -> None:
+        peer = self.peers.get(participant)
+        if peer is None:
+            raise NoPeer()
+        await peer.add_candidate(candidate, sdp_mid)
+
+    async def _ice_deadline(self, peer: Peer) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(peer.connected.wait(), self.config.ice_timeout)
+        if not peer.connected.is_set() and self.peers.get(peer.participant) is peer:
+            await self.remove_peer(peer.participant, reason="ice_timeout")
+
+    async def remove_peer(self, participant: str, reason: str = "left") -> None:
+        peer = self.peers.pop(participant, None)
+        if peer is None:
+            return
+        for pub in list(peer.publications.values()):
+            self._retire(pub)
+        peer.publications.clear()
+        for slot in peer.slots.values():
+            if isinstance(slot.source, Publication):
+                slot.source.slots.discard(slot)
+            slot.assign(None)
+        self._slot_maps.pop(participant, None)
+        await peer.close()
+        self.notify("closed", participant, {"reason": reason})
+        self.rebalance()
+
+    def unpublish(self, pub: Publication) -> None:
+        self._retire(pub)
+        self.rebalance()
+
+    def _retire(self, pub: Publication) -> None:
+        was_screen = pub.source == "screen" and not pub.stopped
+        pub.stopped = True
+        self._end_speech(pub)
+        for slot in tuple(pub.slots):
+            slot.assign(None)
+        pub.slots.clear()
+        if was_screen:
+            self.notify("screen.stopped", pub.participant, {})
+
+    async def close(self) -> None:
+        for participant in list(self.peers):
+            await self.remove_peer(participant, reason="closed")
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def idle(self) -> bool:
+        return not self.peers
+
+    # --- speech ------------------------------------------------------------------------------
+    def speech_changed(self, pub: Publication, change: str) -> None:
+        if change == "started":
+            pub.last_spoke = time.monotonic()
+        self.notify(f"speech.{change}", pub.participant, {})
+        self.rebalance()
+
+    def _end_speech(self, pub: Publication) -> None:
+        if pub.detector is not None and pub.detector.reset() == "ended":
+            self.notify("speech.ended", pub.participant, {})
+
+    async def _tick(self) -> None:
+        last_rank = 0.0
+        while True:
+            await asyncio.sleep(self.config.tick)
+            now = time.monotonic()
+            for pub in self.publications:
+                if pub.detector is not None and pub.active:
+                    change = pub.detector.tick(now)
+                    if change is not None:
+                        self.speech_changed(pub, change)
+            if now - last_rank >= 0.5:  # loudest speakers change slowly; re-rank twice a second
+                last_rank = now
+                self.rebalance()
+
+    def speaking(self) -> list[str]:
+        return sorted({p.participant for p in self.publications if p.detector and p.detector.speaking})
+
+    # --- moderation --------------------------------------------------------------------------
+    def mute(self, participant: str) -> None:
+        """Stop forwarding the participant's audio at once."""
+        self.muted.add(participant)
+        peer = self.peers.get(participant)
+        if peer is not None:
+            for pub in peer.publications.values():
+                if pub.kind == "audio" and not pub.muted:
+                    pub.muted = True
+                    self._end_speech(pub)
+                    for slot in tuple(pub.slots):
+                        slot.assign(None)
+                    pub.slots.clear()
+        self.rebalance()
+
+    def mute_all(self, *, lock: bool, keep: frozenset[str] = frozenset()) -> None:
+        if lock:
+            self.locked = True
+        for participant in self.peers:
+            if participant not in keep:
+                self.mute(participant)
+
+    def unlock(self) -> None:
+        self.locked = False
+
+    def unmute(self, participant: str) -> None:
+        self.muted.discard(participant)
+        peer = self.peers.get(participant)
+        if peer is not None:
+            for pub in peer.publications.values():
+                if pub.kind == "audio":
+                    pub.muted = False
+        self.rebalance()
+
+    def stop_screen(self, participant: str) -> bool:
+        peer = self.peers.get(participant)
+        stopped = False
+        if peer is not None:
+            for pub in peer.publications.values():
+                if pub.source == "screen" and not pub.stopped:
+                    self._retire(pub)
+                    stopped = True
+        self.rebalance()
+        return stopped
+
+    # --- forwarding policy -------------------------------------------------------------------
+    def rebalance(self) -> None:
+        pubs = [p for p in self.publications if p.active]
+        audio = sorted(
+            (p for p in pubs if p.kind == "audio"),
+            key=lambda p: (
+                p.detector is not None and p.detector.speaking,
+                p.detector.loudness if p.detector else 0.0,
+            ),
+            reverse=True,
+        )
+        screens = [p for p in pubs if p.source == "screen"]
+        cameras = sorted((p for p in pubs if p.source == "camera"), key=lambda p: (-p.last_spoke, p.created))
+        for peer in list(self.peers.values()):
+            me = peer.participant
+            wanted_audio = [p for p in audio if p.participant != me][: self.config.max_audio]
+            others = [p for p in cameras if p.participant != me][: self.config.last_n]
+            wanted_video = [p for p in screens if p.participant != me] + others
+            self._fill(peer, "audio", wanted_audio)
+            self._fill(peer, "video", wanted_video)
+            self._announce(peer)
+
+    def _fill(self, peer: Peer, kind: str, wanted: list[Publication]) -> None:
+        slots = [s for s in peer.slots.values() if s.kind == kind and s.readyState == "live"]
+        wanted = wanted[: len(slots)]
+        keep = set(wanted)
+        free = []
+        for slot in slots:
+            if slot.source in keep:
+                keep.discard(slot.source)
+                continue
+            if isinstance(slot.source, Publication):
+                slot.source.slots.discard(slot)
+                slot.assign(None)
+            free.append(slot)
+        for pub in wanted:
+            if pub in keep and free:
+                slot = free.pop(0)
+                slot.assign(pub)
+                slot.need_keyframe = pub.request_keyframe
+                pub.slots.add(slot)
+                pub.request_keyframe()
+
+    def _announce(self, peer: Peer) -> None:
+        mapping = {
+            mid: (
+                {"participant": slot.source.participant, "source": slot.source.source}
+                if isinstance(slot.source, Publication)
+                else None
+            )
+            for mid, slot in peer.slots.items()
+        }
+        if self._slot_maps.get(peer.participant) != mapping:
+            self._slot_maps[peer.participant] = mapping
+            self.notify("slots", peer.participant, {"slots": mapping})
+
+    def slot_map(self, participant: str) -> dict[str, Any]:
+        return self._slot_maps.get(participant, {})

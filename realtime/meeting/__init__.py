@@ -1,0 +1,1 @@
+"""The live meeting room over Socket.IO: handlers, presence, ordered broadcast, snapshots."""

@@ -1,0 +1,93 @@
+"""Emitting logged events to the meeting, strictly in sequence order for every client.
+
+One process: the room service emits while holding the meeting's lock, so emits follow commits.
+Several processes (Redis): python-socketio's manager normally delivers to local clients at once
+and to other processes through Redis, so two processes could deliver seq 5 and 6 in different
+orders. Instead every event is *only* published on the Socket.IO Redis channel, under a foreign
+host id, and every process (the sender included) delivers it from the channel's single, totally
+ordered stream. The publish happens under the meeting's Redis lock, right after the commit, so
+the channel order is the sequence order.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from server.domain.meeting_log import LoggedEvent
+
+if TYPE_CHECKING:
+    import socketio
+
+CHANNEL_HOST_ID = "smo-room-broadcast"
+log = logging.getLogger("smo.room")
+
+
+def targets(meeting_id: int, event: LoggedEvent) -> str | list[str]:
+    """The meeting's room, or the two people's rooms for a private chat message."""
+    if event.type == "chat.message" and event.payload.get("to"):
+        return [participant_room(meeting_id, event.actor), participant_room(meeting_id, event.payload["to"])]
+    return meeting_room(meeting_id)
+
+
+def meeting_room(meeting_id: int) -> str:
+    return f"m{meeting_id}"
+
+
+def participant_room(meeting_id: int, key: str) -> str:
+    return f"m{meeting_id}:p:{key}"
+
+
+class Broadcaster:
+    def __init__(self, sio: socketio.AsyncServer, via_redis: bool) -> None:
+        self.sio = sio
+        self.via_redis = via_redis
+
+    async def emit(self, event: str, data: Any, to: str | list[str], skip_sid: str | None = None) -> None:
+        if self.via_redis:
+            message = {
+                "method": "emit",
+                "event": event,
+                "data": [data],
+                "binary": False,
+                "namespace": "/",
+                "room": to,
+                "skip_sid": skip_sid,
+                "callback": None,
+                "host_id": CHANNEL_HOST_ID,
+            }
+            await self.sio.manager._publish(message)
+        else:
+            try:
+                self._fan_out(event, data, to, skip_sid)
+            except Exception:  # python-socketio internals changed: take the public path
+                log.exception("direct fan-out failed; falling back to sio.emit")
+                await self.sio.emit(event, data, to=to, skip_sid=skip_sid)
+
+    def _fan_out(self, event: str, data: Any, to: str | list[str], skip_sid: str | None) -> None:
+        """What ``sio.emit`` does for local recipients, minus a task per recipient: encode the
+        packet once and put it on each connection's send queue (the connection's writer task
+        sends it). Without Redis every recipient is local; the emit stays in seq order because
+        the queues are filled synchronously, under the meeting's lock."""
+        sio: Any = self.sio
+        encoded = sio.packet_class(sio_packet.EVENT, namespace="/", data=[event, data]).encode()
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, p)
+            for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
+        sockets = sio.eio.sockets
+        for sid, eio_sid in sio.manager.get_participants("/", to):
+            if sid == skip_sid:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                continue
+            for frame in frames:
+                socket.queue.put_nowait(frame)
+
+    async def events(self, meeting_id: int, events: list[LoggedEvent], skip_sid: str | None = None) -> None:
+        for event in events:
+            await self.emit("event", event.to_wire(), targets(meeting_id, event), skip_sid)

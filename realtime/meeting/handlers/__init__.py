@@ -1,0 +1,9 @@
+"""Imports every module that registers room messages: one ``import`` line per area."""
+
+import realtime.docs.sync
+import realtime.media.signalling
+import realtime.meeting.handlers.chat
+import realtime.meeting.handlers.floor
+import realtime.meeting.handlers.moderation
+import realtime.meeting.handlers.polls
+import realtime.meeting.handlers.room  # noqa: F401

@@ -1,0 +1,35 @@
+"""chat.send"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from realtime.meeting.registry import MAX_INT, HandlerContext, Message, handler
+from server.domain.chat import MAX_TEXT, send_message
+from server.domain.events import ParticipantKey
+from server.domain.room_state import RoomState
+
+CHAT_WINDOW_SECONDS = 10
+
+
+class ChatSend(Message):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    reply_to: int | None = Field(default=None, ge=1, le=MAX_INT)
+    to: ParticipantKey | None = None
+
+
+@handler("chat.send", ChatSend)
+async def chat_send(ctx: HandlerContext, msg: ChatSend) -> dict[str, Any]:
+    settings = ctx.runtime.settings
+    await ctx.runtime.limiter.hit(
+        f"chat:{ctx.meeting_id}:{ctx.participant}", settings.chat_messages_per_10s, CHAT_WINDOW_SECONDS
+    )
+
+    async def act(session: AsyncSession, state: RoomState) -> list[Any]:
+        return await send_message(session, ctx.meeting_id, state, ctx.actor, msg.text, msg.reply_to, msg.to)
+
+    events = await ctx.commit_events(act)
+    return {"seq": events[-1].seq}

@@ -1,0 +1,238 @@
+"""The room service: one per runtime. It owns the per-meeting locks, the cached folded
+state, presence and the ordered broadcast, and runs every room transaction:
+
+    lock (process + Redis) -> transaction { lock the meeting row; exact state; action }
+    -> commit -> fold the new events into the cache -> broadcast them in order -> unlock
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from realtime.meeting.broadcast import Broadcaster, meeting_room, participant_room
+from realtime.meeting.presence import Presence
+from server.db.models import Meeting
+from server.domain import room as room_domain
+from server.domain.meeting_log import LoggedEvent, events_after
+from server.domain.room_state import Outcome, RoomState, visible_to
+from server.errors import NotFound
+
+if TYPE_CHECKING:
+    import socketio
+
+    from server.runtime import Runtime
+
+log = logging.getLogger("smo.room")
+SERVICE_KEY = "meeting_room"
+T = TypeVar("T")
+Action = Callable[[AsyncSession, RoomState], Awaitable[Outcome[T]]]
+MAX_CACHED = 200
+FENCE_PREFIX = "fence:"
+FENCE_TIMEOUT = 10
+SWEEP_SECONDS = 30
+
+
+class RoomService:
+    def __init__(self, runtime: Runtime, sio: socketio.AsyncServer) -> None:
+        self.runtime = runtime
+        self.sio = sio
+        self.host_id = secrets.token_hex(8)
+        prefix = runtime.settings.redis_prefix
+        self.prefix = prefix
+        self.presence = Presence(runtime.redis, prefix, self.host_id)
+        self.broadcaster = Broadcaster(sio, via_redis=runtime.redis is not None)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._cache: dict[int, RoomState] = {}
+        self._fences: dict[str, asyncio.Event] = {}
+        if runtime.redis is not None:
+            self._install_fence()
+
+    meeting_room = staticmethod(meeting_room)
+    participant_room = staticmethod(participant_room)
+
+    # --- locking and the cached fold --------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def locked(self, meeting_id: int) -> AsyncIterator[None]:
+        """Serialises a meeting's transactions and broadcasts (across processes with Redis)."""
+        lock = self._locks.setdefault(meeting_id, asyncio.Lock())
+        async with lock:
+            redis = self.runtime.redis
+            if redis is None:
+                yield
+                return
+            rlock = redis.lock(
+                f"{self.prefix}:room:{meeting_id}:lock", timeout=10, sleep=0.002, blocking_timeout=20
+            )
+            await rlock.acquire()
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):
+                    await rlock.release()
+
+    async def _exact(self, session: AsyncSession, meeting: Meeting) -> RoomState:
+        """The cached state advanced to the meeting's last seq (events of other processes)."""
+        meeting_id, last_seq = meeting.id, meeting.last_seq
+        state = self._cache.get(meeting_id)
+        if state is None or state.last_seq > last_seq or state.stamp != meeting.created_at:
+            state = await room_domain.load_base(session, meeting)
+            state.stamp = meeting.created_at
+        if state.last_seq < last_seq:
+            state.apply_all(await events_after(session, meeting_id, state.last_seq))
+        if len(self._cache) >= MAX_CACHED and meeting_id not in self._cache:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[meeting_id] = state
+        return state
+
+    def _advance(self, meeting_id: int, events: list[LoggedEvent]) -> None:
+        state = self._cache.get(meeting_id)
+        if state is None:
+            return
+        for event in events:
+            if event.seq != state.last_seq + 1:
+                self._cache.pop(meeting_id, None)  # a gap: re-fold from the log next time
+                return
+            state.apply(event)
+
+    def cached_state(self, meeting_id: int) -> RoomState | None:
+        """This process's fold, possibly behind other processes' latest events (no I/O)."""
+        return self._cache.get(meeting_id)
+
+    async def current_state(self, meeting_id: int) -> RoomState:
+        """The state as of now (do not call from inside an action: it takes the lock)."""
+        async with self._locks.setdefault(meeting_id, asyncio.Lock()):
+            async with self.runtime.db.read() as session:
+                meeting = await room_domain.get_meeting(session, meeting_id)
+                return await self._exact(session, meeting)
+
+    # --- transactions -----------------------------------------------------------------------
+    async def commit(
+        self,
+        meeting_id: int,
+        action: Action[T],
+        *,
+        skip_sid: str | None = None,
+        after: Callable[[RoomState], Awaitable[None]] | None = None,
+    ) -> Outcome[T]:
+        """Run ``action(session, exact_state)`` in one transaction; broadcast its events after
+        the commit, in order, before the lock is released. ``after(state)`` runs last, still
+        under the lock (e.g. to take a snapshot that no concurrent event can overtake)."""
+        async with self.locked(meeting_id):
+            async with self.runtime.db.transaction() as session:
+                meeting = await room_domain.lock_meeting(session, meeting_id)
+                state = await self._exact(session, meeting)
+                outcome = await action(session, state)
+            self._advance(meeting_id, outcome.events)
+            await self.broadcaster.events(meeting_id, outcome.events, skip_sid)
+            if after is not None:
+                cached = self._cache.get(meeting_id)
+                if cached is None or (outcome.events and cached.last_seq != outcome.events[-1].seq):
+                    async with self.runtime.db.read() as session:
+                        meeting = await room_domain.get_meeting(session, meeting_id)
+                        cached = await self._exact(session, meeting)
+                await after(cached)
+        return outcome
+
+    # --- presence housekeeping --------------------------------------------------------------
+    async def keep_presence(self) -> None:
+        """Heartbeat this process (Redis) and close the attendance of people who vanished.
+
+        After a crash (kill -9) the log may say a person is connected while no process holds a
+        connection of theirs: absent at two sweeps in a row, they get ``participant.left``."""
+        suspects: dict[int, set[str]] = {}
+        while True:
+            try:
+                await self.presence.heartbeat()
+                await asyncio.sleep(SWEEP_SECONDS)
+                for meeting_id in list(self._cache):
+                    suspects[meeting_id] = await self._sweep(meeting_id, suspects.get(meeting_id, set()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("presence sweep failed")
+                await asyncio.sleep(SWEEP_SECONDS)
+
+    async def _sweep(self, meeting_id: int, suspects: set[str]) -> set[str]:
+        state = self._cache.get(meeting_id)
+        if state is None or state.status != "live":
+            return set()
+        absent = {
+            key
+            for key, person in state.participants.items()
+            if person["connected"] and await self.presence.count(meeting_id, key) == 0
+        }
+        gone = absent & suspects
+        if gone:
+
+            async def left(session: AsyncSession, exact: RoomState) -> Outcome[None]:
+                events: list[LoggedEvent] = []
+                for key in sorted(gone):
+                    if await self.presence.count(meeting_id, key) == 0:
+                        events += await room_domain.leave_room(session, meeting_id, exact, key, "disconnect")
+                return Outcome(events)
+
+            try:
+                await self.commit(meeting_id, left)
+            except NotFound:
+                self._cache.pop(meeting_id, None)
+                return set()
+        return absent - gone
+
+    # --- the Redis fence ---------------------------------------------------------------------
+    def _install_fence(self) -> None:
+        """Recognise our fence messages on the Socket.IO channel (see :meth:`fence`)."""
+        manager: Any = self.sio.manager
+        original = manager._handle_emit
+
+        async def handle_emit(message: dict[str, Any]) -> None:
+            room = message.get("room")
+            if isinstance(room, str) and room.startswith(FENCE_PREFIX):
+                waiter = self._fences.pop(room, None)
+                if waiter is not None:
+                    waiter.set()
+                return
+            await original(message)
+
+        manager._handle_emit = handle_emit
+
+    async def fence(self) -> None:
+        """With Redis, wait until this process has delivered everything published so far.
+
+        Called under the meeting's lock before a connection enters the meeting's room: events
+        committed earlier are still on their way through the channel, and a joiner whose
+        snapshot already holds them must not receive them again. A marker published now comes
+        out of the totally ordered channel after all of them."""
+        if self.runtime.redis is None:
+            return
+        token = f"{FENCE_PREFIX}{self.host_id}:{secrets.token_hex(6)}"
+        waiter = self._fences[token] = asyncio.Event()
+        await self.broadcaster.emit("fence", None, token)
+        try:
+            await asyncio.wait_for(waiter.wait(), FENCE_TIMEOUT)
+        except TimeoutError:
+            self._fences.pop(token, None)
+            log.warning("room fence timed out")
+
+    async def replay(self, meeting_id: int, viewer: str, after_seq: int) -> list[dict[str, Any]]:
+        """Exactly the events after ``after_seq`` that ``viewer`` may see, in order."""
+        async with self.runtime.db.read() as session:
+            events = await events_after(session, meeting_id, max(after_seq, 0))
+        wire = [e.to_wire() for e in events]
+        return [e for e in wire if visible_to(e, viewer)]
+
+    async def emit(self, to: str | list[str], event: str, data: Any) -> None:
+        await self.broadcaster.emit(event, data, to)
+
+
+def install(runtime: Runtime, sio: socketio.AsyncServer) -> RoomService:
+    service = RoomService(runtime, sio)
+    runtime.services[SERVICE_KEY] = service
+    runtime.tasks.append(asyncio.create_task(service.keep_presence()))
+    return service

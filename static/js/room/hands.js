@@ -1,0 +1,101 @@
+// Hands and the list of speakers: the big «Поднять руку» button, who has the floor (with
+// its time), the ordered queue; moderators give and end the floor.
+
+import { h, rerender } from "./dom.js";
+import { clockTime, duration } from "./i18n.js";
+import { displayName } from "./state.js";
+import { icon } from "./icons.js";
+
+export function createHandsPanel(ctx, body) {
+  const { t } = ctx;
+  const types = ["hand.", "floor.", "participant.", "meeting."];
+
+  function myButton(state) {
+    const me = ctx.me();
+    const self = state.participants[me];
+    if (state.meeting.status !== "live" || !self || self.removed) return null;
+    if (state.floor === me) return null;
+    const raised = state.hands.includes(me);
+    return h("button", {
+      type: "button",
+      id: "hand-button",
+      // Moderators rarely ask for the floor: a smaller button leaves room for the queue.
+      class: `hand-button${raised ? " raised secondary" : ""}${ctx.isModerator() ? " compact secondary" : ""}`,
+      "data-fk": "hand",
+      "aria-pressed": raised ? "true" : "false",
+      onclick: () => ctx.request(raised ? "hand.lower" : "hand.raise"),
+    }, icon("hand"), h("span", {}, raised ? t("room.hands.lower") : t("room.hands.raise")),
+    raised ? h("span", { class: "hand-pos" }, t("room.hands.your_place", { n: state.hands.indexOf(me) + 1 })) : null);
+  }
+
+  function floorBox(state) {
+    const me = ctx.me();
+    if (!state.floor) {
+      return h("p", { class: "floor-none muted" }, t("room.floor.nobody"));
+    }
+    const mine = state.floor === me;
+    return h("div", { class: `floor-box${mine ? " mine" : ""}`, id: "floor-box" },
+      mine
+        ? h("strong", { class: "floor-mine" }, t("room.floor.yours"))
+        : h("span", {}, t("room.floor.speaking"), " ", h("strong", {}, displayName(state, state.floor))),
+      state.floor_since ? h("span", { class: "timer", "data-since": state.floor_since }, "") : null,
+      ctx.isModerator() || mine
+        ? h("button", {
+          type: "button", class: "small secondary", "data-fk": "floor-end",
+          onclick: () => ctx.request("floor.end"),
+        }, t(mine ? "room.floor.end_mine" : "room.floor.end"))
+        : null);
+  }
+
+  function queue(state) {
+    const mod = ctx.isModerator() && state.meeting.status === "live";
+    const items = state.hands.map((key, i) => h("li", { "data-participant": key },
+      h("span", { class: "pos" }, `${i + 1}.`),
+      h("span", { class: "name" }, displayName(state, key)),
+      state.participants[key] && state.participants[key].hand_raised_at
+        ? h("span", { class: "muted small-text" }, clockTime(state.participants[key].hand_raised_at))
+        : null,
+      mod
+        ? h("span", { class: "row-actions" },
+          h("button", {
+            type: "button", class: "small", "data-fk": `give-${key}`,
+            onclick: () => ctx.request("floor.grant", { participant: key }),
+          }, t("room.floor.give")),
+          h("button", {
+            type: "button", class: "small secondary", "data-fk": `lower-${key}`,
+            "aria-label": t("room.hands.lower_for_name", { name: displayName(state, key) }),
+            onclick: () => ctx.request("hand.lower", { participant: key }),
+          }, icon("close")))
+        : null));
+    if (items.length === 0) return [h("p", { class: "muted queue-empty" }, t("room.hands.empty"))];
+    return [
+      h("div", { class: "queue-head" },
+        h("h3", {}, t("room.hands.queue", { count: state.hands.length })),
+        mod
+          ? h("button", { type: "button", class: "small", "data-fk": "give-next", onclick: () => ctx.request("floor.grant", {}) },
+            t("room.floor.give_next"))
+          : null),
+      h("ol", { class: "queue plain", id: "hand-queue" }, items),
+    ];
+  }
+
+  function render(state) {
+    rerender(body, () => [myButton(state), floorBox(state), ...queue(state)]);
+    tick();
+  }
+
+  function tick() {
+    for (const el of body.querySelectorAll("[data-since]")) {
+      el.textContent = duration((Date.now() - Date.parse(el.dataset.since)) / 1000);
+    }
+  }
+
+  function onEvent(ev, state) {
+    if (ev.type === "floor.granted" && ev.payload.participant === ctx.me()) {
+      ctx.announce(t("room.floor.yours"));
+    }
+    if (types.some((p) => ev.type.startsWith(p))) render(state);
+  }
+
+  return { types, render, onEvent, tick };
+}

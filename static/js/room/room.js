@@ -1,0 +1,269 @@
+// The meeting room page: reads its configuration from data- attributes (no inline script),
+// loads the message catalogue, connects, and mounts one module per panel.
+
+import { Connection } from "./connection.js";
+import { emptyState, fromSnapshot, applyEvent, isModerator as stateModerator } from "./state.js";
+import { loadCatalogue, t, errorMessage } from "./i18n.js";
+import { h } from "./dom.js";
+import { createAgendaPanel } from "./agenda.js";
+import { createParticipantsPanel } from "./participants.js";
+import { createHandsPanel } from "./hands.js";
+import { createChatPanel } from "./chat.js";
+import { createPollsPanel } from "./polls.js";
+import { createModerationPanel } from "./moderation.js";
+import { createStagePanel } from "./stage.js";
+
+class Store {
+  constructor(meetingId) {
+    this.meetingId = meetingId;
+    this.state = emptyState(meetingId);
+    this.hasState = false;
+    this.listeners = new Set();
+  }
+
+  get lastSeq() {
+    return this.state.last_seq;
+  }
+
+  reset(snapshot) {
+    this.state = fromSnapshot(this.meetingId, snapshot);
+    this.hasState = true;
+    this.notify(null);
+  }
+
+  apply(ev) {
+    if (!this.hasState) return;
+    if (applyEvent(this.state, ev)) this.notify(ev);
+  }
+
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  notify(ev) {
+    for (const fn of this.listeners) {
+      try {
+        fn(ev, this.state);
+      } catch (err) {
+        console.error("room listener failed", err);
+      }
+    }
+  }
+}
+
+function toaster(region) {
+  return (text, kind = "error") => {
+    // The same message twice at once says nothing new.
+    if ([...region.children].some((el) => el.textContent === text && !el.classList.contains("leaving"))) return;
+    const toast = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+    region.appendChild(toast);
+    setTimeout(() => toast.classList.add("leaving"), 5500);
+    setTimeout(() => toast.remove(), 6000);
+  };
+}
+
+function announcer(region) {
+  return (text) => {
+    region.textContent = "";
+    // A fresh node so that screen readers announce a repeated text too.
+    setTimeout(() => { region.textContent = text; }, 50);
+  };
+}
+
+/** Load an optional panel module (media.js, documents.js); the room works without it. */
+async function mountOptional(slot, path, names, ctx) {
+  let mod;
+  try {
+    mod = await import(path);
+  } catch {
+    return false;
+  }
+  const mount = names.map((n) => mod[n]).find((fn) => typeof fn === "function");
+  if (!mount) return false;
+  try {
+    slot.replaceChildren();
+    await mount(slot, ctx);
+    return true;
+  } catch (err) {
+    console.error(`${path} failed to mount`, err);
+    slot.replaceChildren(h("p", { class: "muted slot-empty" }, t("room.slot.failed")));
+    return false;
+  }
+}
+
+/** Disclosure menus (<details class="menu">) close on Escape and on a click elsewhere. */
+function setupMenus() {
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    const open = document.activeElement && document.activeElement.closest("details.menu[open]");
+    if (open) {
+      open.open = false;
+      open.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("click", (e) => {
+    for (const menu of document.querySelectorAll("details.menu[open]")) {
+      if (!menu.contains(e.target)) menu.open = false;
+    }
+  });
+}
+
+function setupTabs(root) {
+  const tabs = [...root.querySelectorAll('[role="tab"]')];
+  const select = (tab) => {
+    for (const other of tabs) {
+      const on = other === tab;
+      other.setAttribute("aria-selected", on ? "true" : "false");
+      other.tabIndex = on ? 0 : -1;
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
+    }
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (e) => {
+      if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+      const next = tabs[(i + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      select(next);
+      next.focus();
+    });
+  });
+}
+
+async function main() {
+  const root = document.getElementById("room");
+  if (!root) return;
+  const meetingId = Number(root.dataset.meetingId);
+  await loadCatalogue(root.dataset.locale || "ru");
+
+  const store = new Store(meetingId);
+  const toast = toaster(document.getElementById("toasts"));
+  const announce = announcer(document.getElementById("announcer"));
+  const ctx = {
+    store,
+    t,
+    toast,
+    announce,
+    conn: null,
+    me: () => (ctx.conn && ctx.conn.participant) || root.dataset.me,
+    isModerator: () => Boolean(ctx.conn && ctx.conn.moderator) || stateModerator(store.state, ctx.me()),
+    live: () => store.state.meeting.status !== "ended",
+    /** Run a room action; an error acknowledgement becomes a toast. Returns the ack. */
+    async request(name, payload = {}) {
+      const ack = await ctx.conn.request(name, payload);
+      if (!ack.ok) toast(errorMessage(ack.error));
+      return ack;
+    },
+  };
+
+  const panels = [
+    createModerationPanel(ctx, root),
+    createAgendaPanel(ctx, document.getElementById("agenda-body")),
+    createParticipantsPanel(ctx, document.getElementById("participants-body")),
+    createHandsPanel(ctx, document.getElementById("speakers-body")),
+    createPollsPanel(ctx, document.getElementById("polls-body"), document.getElementById("ballots"), root),
+    createChatPanel(ctx, document.getElementById("chat-panel")),
+    createStagePanel(ctx, document.getElementById("stage")),
+  ];
+  const renderAll = () => panels.forEach((p) => p.render(store.state));
+  store.subscribe((ev, state) => {
+    for (const p of panels) {
+      if (ev === null) p.render(state);
+      else if (p.onEvent) p.onEvent(ev, state);
+      else if (p.types.some((prefix) => ev.type.startsWith(prefix))) p.render(state);
+    }
+  });
+
+  const indicator = document.getElementById("conn-indicator");
+  const overlay = document.getElementById("room-overlay");
+  const showOverlay = (title, text, extra = null) => {
+    overlay.replaceChildren(
+      h("div", { class: "overlay-card", role: "alertdialog", "aria-labelledby": "overlay-title" },
+        h("h2", { id: "overlay-title" }, title),
+        text ? h("p", {}, text) : null,
+        h("p", { class: "overlay-actions" }, extra,
+          h("a", { class: `button${extra ? " secondary" : ""}`, href: root.dataset.backUrl || "/" }, t("room.overlay.back")))),
+    );
+    overlay.hidden = false;
+    const action = overlay.querySelector("a");
+    if (action) action.focus();
+  };
+  let optionalMounted = false;
+  const onStatus = (status, detail) => {
+    root.dataset.connection = status;
+    indicator.hidden = ["online", "denied", "removed", "closed"].includes(status);
+    indicator.className = `conn-indicator conn-${status}`;
+    indicator.textContent = t(`room.conn.${status}`);
+    if (status === "waiting") {
+      showOverlay(t("room.waiting.title"), t("room.waiting.text"));
+    } else if (status === "online") {
+      overlay.hidden = true;
+      renderAll();
+      if (!optionalMounted) {
+        // Media and documents talk to the room: mount them once the page has joined.
+        optionalMounted = true;
+        mountPanels();
+      }
+    } else if (status === "removed") {
+      showOverlay(t("room.removed.title"), t("room.removed.text"));
+    } else if (status === "denied") {
+      const again = h("button", { type: "button", onclick: () => ctx.conn.join() }, t("room.denied.again"));
+      showOverlay(t("room.denied.title"), t("room.denied.text"), again);
+    } else if (status === "closed") {
+      showOverlay(t("room.refused.title"), detail.error ? errorMessage(detail.error) : "");
+    }
+  };
+
+  ctx.conn = new Connection({ meetingId, store, onStatus });
+  window.smoRoom = { store, conn: ctx.conn, request: ctx.request }; // diagnostics and the browser tests
+  setupTabs(root);
+  setupMenus();
+  // «Покинуть заседание»: say so (attendance records "left", not a dropped connection), then go.
+  for (const link of root.querySelectorAll(".room-leave")) {
+    link.addEventListener("click", async (e) => {
+      e.preventDefault();
+      if (ctx.conn.status === "online") {
+        await Promise.race([ctx.conn.request("leave"), new Promise((r) => { setTimeout(r, 1500); })]);
+      }
+      window.location.assign(link.href);
+    });
+  }
+  renderAll();
+  setInterval(() => panels.forEach((p) => p.tick && p.tick(store.state)), 1000);
+
+  function mountPanels() {
+    const optional = {
+      socket: ctx.conn.socket,
+      meetingId,
+      t,
+      // Background traffic of these panels: no toast while the connection is down.
+      request: async (name, payload) => {
+        const ack = await ctx.conn.request(name, payload);
+        if (!ack.ok && !["offline", "timeout"].includes(ack.error && ack.error.code)) toast(errorMessage(ack.error));
+        return ack;
+      },
+      subscribe: (fn) => store.subscribe(fn),
+      isModerator: () => ctx.isModerator(),
+    };
+    Object.defineProperty(optional, "me", { enumerable: true, get: () => ctx.me() });
+    Object.defineProperty(optional, "state", { enumerable: true, get: () => store.state });
+    Object.defineProperty(optional, "participants", { enumerable: true, get: () => store.state.participants });
+    const mediaSlot = document.getElementById("media-slot");
+    const docsSlot = document.getElementById("documents-slot");
+    mountOptional(mediaSlot, "./media.js", ["mountMedia", "mount", "default"], optional).then((ok) => {
+      root.dataset.media = ok ? "mounted" : "absent";
+    });
+    mountOptional(docsSlot, "./documents.js", ["mountDocuments", "mount", "default"], optional).then((ok) => {
+      root.dataset.documents = ok ? "mounted" : "absent";
+    });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  const box = document.getElementById("conn-indicator");
+  if (box) {
+    box.hidden = false;
+    box.textContent = "Не удалось загрузить комнату. Обновите страницу.";
+  }
+});

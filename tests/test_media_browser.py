@@ -1,0 +1,88 @@
+"""Two headless Chromium pages with fake camera and microphone join the room and receive each
+other's video and audio through the SFU (proof from each page's getStats())."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Page, expect
+
+from realtime.media.service import media_service
+from server.db.models import Role
+from tests.support.browser import chromium, login, open_tab, screenshot
+from tests.support.factories import DEFAULT_PASSWORD, add_member, make_association, make_meeting, make_user
+from tests.support.live import LiveServer
+from tests.support.net import wait_for
+
+browser_test = pytest.mark.parametrize(
+    "backend", [pytest.param("sqlite", marks=pytest.mark.browser)], indirect=True
+)
+
+
+async def seed(server: LiveServer) -> tuple[int, int]:
+    db = server.runtime.db
+    association = await make_association(db)
+    methodist = await make_user(db, "media-metodist@example.org", last_name="Смирнова", first_name="Елена")
+    teacher = await make_user(db, "media-teacher@example.org", last_name="Петрова", first_name="Анна")
+    await add_member(db, association.id, methodist.id, Role.methodist)
+    await add_member(db, association.id, teacher.id, Role.member)
+    meeting = await make_meeting(db, association.id, "Заседание СМО: видеосвязь", admission="open")
+    return meeting.id, teacher.id
+
+
+async def enter_room(page: Page, server: LiveServer, email: str, meeting_id: int) -> None:
+    room = f"/meetings/{meeting_id}/room"
+    await login(page, server.url, email, DEFAULT_PASSWORD, next_url=room)
+    await page.goto(f"{server.url}{room}?media=auto")
+    await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+
+
+STATS = """async () => {
+  const m = window.smoMedia;
+  if (!m || !m.pc) return null;
+  const out = {frames: 0, energy: 0, state: m.pc.connectionState};
+  (await m.pc.getStats()).forEach((s) => {
+    if (s.type !== "inbound-rtp") return;
+    if (s.kind === "video") out.frames += s.framesDecoded || 0;
+    if (s.kind === "audio") out.energy += s.totalAudioEnergy || 0;
+  });
+  return out;
+}"""
+
+
+async def received(page: Page) -> dict[str, float] | None:
+    stats = await page.evaluate(STATS)
+    return stats if stats and stats["frames"] >= 10 and stats["energy"] > 1e-4 else None
+
+
+@browser_test
+async def test_two_pages_see_and_hear_each_other(server: LiveServer) -> None:
+    meeting_id, teacher_id = await seed(server)
+    teacher = f"u:{teacher_id}"
+    async with chromium() as browser:
+        tabs = [await open_tab(browser), await open_tab(browser)]
+        try:
+            pages = []
+            for tab, email in zip(
+                tabs, ("media-metodist@example.org", "media-teacher@example.org"), strict=True
+            ):
+                await enter_room(tab.page, server, email, meeting_id)
+                pages.append(tab.page)
+            for page in pages:
+                stats = await wait_for(lambda p=page: received(p), 30, what="media decoded in the page")
+                print("page stats:", stats)
+            await screenshot(pages[0], "media-room")
+            # The methodist mutes the teacher from the teacher's tile; the teacher's page knows.
+            await pages[0].locator(".media-tile:not([hidden]) .media-tile-action").first.click()
+            await expect(pages[1].locator("#media-slot")).to_have_attribute("data-mic", "muted")
+            room = media_service(server.runtime).room(meeting_id)
+            assert all(p.muted for p in room.publications if p.participant == teacher and p.kind == "audio")
+            for tab in tabs:
+                tab.assert_clean()
+            for page in pages:  # leaving the page closes its connection (pagehide)
+                await page.goto("about:blank")
+            await wait_for(
+                lambda: media_service(server.runtime).sfu.peer_count() == 0, 20, what="peers released"
+            )
+        finally:
+            for tab in tabs:
+                await tab.close()

@@ -1,0 +1,278 @@
+"""The SFU engine with real aiortc client peers (no Socket.IO): forwarding, keyframes,
+mute, speech detection, clean release."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from typing import Any
+
+import pytest
+from aiortc import RTCPeerConnection
+
+from realtime.media import hooks
+from realtime.media.config import MediaConfig
+from realtime.media.errors import BadSignal, ScreenBusy
+from realtime.media.forwarding import PackOnlyEncoder
+from realtime.media.sfu import Sfu
+from tests.support.media_peers import ClientPeer, PatternTrack, ToneTrack
+from tests.support.net import wait_for
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[float, int, str, str, dict[str, Any]]] = []
+
+    def __call__(self, meeting_id: int, kind: str, participant: str, data: dict[str, Any]) -> None:
+        self.events.append((time.monotonic(), meeting_id, kind, participant, data))
+
+    def closed(self, participant: str) -> list[str]:
+        return [e[4]["reason"] for e in self.events if e[2] == "closed" and e[3] == participant]
+
+    def kinds(self, participant: str, prefix: str) -> list[str]:
+        return [e[2] for e in self.events if e[3] == participant and e[2].startswith(prefix)]
+
+
+async def join(sfu: Sfu, meeting: int, key: str, peer: ClientPeer) -> ClientPeer:
+    room = sfu.room(meeting)
+
+    async def send(sdp: str, sources: dict[str, str]) -> str:
+        return await room.offer(key, sdp, sources)  # type: ignore[arg-type]
+
+    await peer.offer(send)
+    return peer
+
+
+def server_senders(sfu: Sfu) -> list[Any]:
+    return [
+        t.sender for room in sfu.rooms.values() for p in room.peers.values() for t in p.pc.getTransceivers()
+    ]
+
+
+async def test_forwarding_without_codecs_keyframe_and_mute() -> None:
+    recorder = Recorder()
+    sfu = Sfu(MediaConfig(), recorder)
+    alice = ClientPeer()
+    alice.publish(ToneTrack(), "mic")
+    alice.publish(PatternTrack(), "camera")
+    bob = ClientPeer()
+    bob.publish(ToneTrack(lambda t: False), "mic")
+    try:
+        await join(sfu, 1, "u:1", alice)
+        joined = time.monotonic()
+        await join(sfu, 1, "u:2", bob)
+        await wait_for(
+            lambda: bob.frames("video") >= 10 and bob.frames("audio") >= 20, 15, what="media at bob"
+        )
+        first = bob.first_frame_at("video")
+        assert first is not None
+        print(f"bob: first decoded video frame {first - joined:.2f}s after joining")
+        assert bob.received and max(max(r.widths, default=0) for r in bob.received.values()) == 160
+        # Alice receives Bob's audio slot (silence) but no video (Bob has no camera).
+        await wait_for(lambda: alice.frames("audio") >= 10, 10, what="audio at alice")
+        assert alice.frames("video") == 0
+
+        # No codec on the server: every receiver feeds the passthrough queue, every sender
+        # packs with our encoder and never encoded.
+        room = sfu.room(1)
+        for peer in room.peers.values():
+            for t in peer.pc.getTransceivers():
+                if t.mid in peer.publications:
+                    queue = getattr(t.receiver, hooks.RECEIVER_DECODER_QUEUE)
+                    assert isinstance(queue, hooks.PassthroughQueue)
+        encoders = [hooks.sender_encoder(s) for s in server_senders(sfu)]
+        assert all(isinstance(e, PackOnlyEncoder) for e in encoders if e is not None)
+        assert sum(e.packed for e in encoders if isinstance(e, PackOnlyEncoder)) > 30
+        video_pub = next(p for p in room.publications if p.kind == "video")
+        requests_before = video_pub.keyframe_requests
+
+        # A new subscriber gets a keyframe: carol joins late and decodes video.
+        carol = ClientPeer()
+        carol_joined = time.monotonic()
+        await join(sfu, 1, "u:3", carol)
+        await wait_for(lambda: carol.frames("video") >= 3, 10, what="video at carol")
+        carol_first = carol.first_frame_at("video")
+        assert carol_first is not None
+        print(f"carol: first decoded video frame {carol_first - carol_joined:.2f}s after joining")
+        # aiortc's VP8 encoder sends key frames only on request: carol's slot asked for one.
+        assert video_pub.keyframe_requests > requests_before
+
+        # Mute: alice's audio stops reaching bob (slot emptied at once).
+        room.mute("u:1")
+        assert all(not p.slots for p in room.publications if p.participant == "u:1" and p.kind == "audio")
+        bob_audio = [s for s in room.peers["u:2"].slots.values() if s.kind == "audio"]
+        assert all(s.source is None for s in bob_audio)
+        queued = sum(s.frames_in for s in bob_audio)
+        alice_mic = next(p for p in room.publications if p.participant == "u:1" and p.kind == "audio")
+        received_then = alice_mic.frames
+        await wait_for(
+            lambda: alice_mic.frames > received_then + 20, 10, what="alice still sends while muted"
+        )
+        assert sum(s.frames_in for s in bob_audio) == queued  # nothing more was forwarded
+        before = bob.frames("audio")
+        room.unmute("u:1")
+        await wait_for(lambda: bob.frames("audio") > before + 10, 10, what="audio after unmute")
+        await carol.close()
+        await wait_for(lambda: "u:3" not in room.peers, 10, what="carol released")
+    finally:
+        await alice.close()
+        await bob.close()
+        await sfu.close()
+    assert not sfu.rooms
+
+
+async def test_speech_events_follow_the_tone_pattern() -> None:
+    recorder = Recorder()
+    config = MediaConfig()
+    sfu = Sfu(config, recorder)
+    # on 0.0-1.0 s, off 1.0-2.4 s, on 2.4-3.2 s, off afterwards; a 0.1 s "cough" at 4.6 s.
+    pattern = [(0.0, 1.0), (2.4, 3.2), (4.6, 4.7)]
+    tone = ToneTrack(lambda t: any(a <= t < b for a, b in pattern))
+    speaker = ClientPeer(audio_slots=0, video_slots=0)
+    speaker.publish(tone, "mic")
+    try:
+        await join(sfu, 2, "u:1", speaker)
+        await wait_for(lambda: len(recorder.kinds("u:1", "speech")) >= 4 and tone.start, 15, what="speech")
+        # The cough (4.6-4.7 s) has been sent and detected long enough ago: it started nothing.
+        await wait_for(lambda: tone.sent_seconds > 4.7 + config.speech_on + 0.5, 10, what="cough sent")
+        events = [(e[0], e[2]) for e in recorder.events if e[2].startswith("speech")]
+        assert [k for _, k in events] == ["speech.started", "speech.ended"] * 2
+        start = tone.start
+        assert start is not None
+        expected = [
+            pattern[0][0] + config.speech_on,
+            pattern[0][1] + config.speech_off,
+            pattern[1][0] + config.speech_on,
+            pattern[1][1] + config.speech_off,
+        ]
+        offsets = [at - start - want for (at, _), want in zip(events, expected, strict=True)]
+        print("speech event offsets from the pattern (s):", [round(o, 2) for o in offsets])
+        # Tolerance: network + jitter buffer + timer tick; the detector itself is exact.
+        assert all(-0.1 <= o <= 0.6 for o in offsets), offsets
+    finally:
+        await speaker.close()
+        await sfu.close()
+
+
+async def test_bad_signalling_and_ice_timeout_release_the_peer() -> None:
+    recorder = Recorder()
+    sfu = Sfu(MediaConfig(ice_timeout=1.0), recorder)
+    room = sfu.room(3)
+    many = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n" + "".join(
+        f"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{i}\r\na=rtpmap:111 opus/48000/2\r\n" for i in range(40)
+    )
+    for bad in ["", "v=0\r\nnonsense", "x" * 70_000, many]:
+        with pytest.raises(BadSignal):
+            await room.offer("u:1", bad)
+        assert "u:1" not in room.peers
+
+    # A peer that sends an offer but never connects is closed after the ICE timeout.
+    silent = RTCPeerConnection()
+    silent.addTransceiver("audio", direction="recvonly")
+    await silent.setLocalDescription(await silent.createOffer())
+    sdp = silent.localDescription.sdp
+    await silent.close()
+    await room.offer("u:9", sdp)
+    assert "u:9" in room.peers
+    await wait_for(lambda: recorder.closed("u:9") == ["ice_timeout"], 10, what="ice timeout")
+    assert "u:9" not in room.peers
+    await sfu.close()
+
+
+async def test_one_screen_share_at_a_time_and_stop() -> None:
+    recorder = Recorder()
+    sfu = Sfu(MediaConfig(), recorder)
+    presenter = ClientPeer(audio_slots=0, video_slots=0)
+    presenter.publish(PatternTrack(), "screen")
+    presenter.publish(PatternTrack(), "camera")
+    viewer = ClientPeer(audio_slots=1, video_slots=2)
+    other = ClientPeer(audio_slots=0, video_slots=0)
+    other.publish(PatternTrack(), "screen")
+    try:
+        await join(sfu, 4, "u:1", presenter)
+        await join(sfu, 4, "u:2", viewer)
+        # Both video slots of the viewer carry something: the screen and the camera.
+        await wait_for(
+            lambda: sum(1 for r in viewer.received.values() if r.kind == "video" and r.frames >= 3) == 2,
+            10,
+            what="screen and camera at viewer",
+        )
+        with pytest.raises(ScreenBusy):
+            await join(sfu, 4, "u:3", other)
+        room = sfu.room(4)
+        assert room.stop_screen("u:1")
+        assert recorder.kinds("u:1", "screen") == ["screen.started", "screen.stopped"]
+        carried = [v for v in room.slot_map("u:2").values() if v]
+        assert carried == [{"participant": "u:1", "source": "camera"}]  # the screen is gone
+    finally:
+        for p in (presenter, viewer, other):
+            await p.close()
+        await sfu.close()
+
+
+async def test_many_joins_and_leaves_leak_nothing() -> None:
+    sfu = Sfu(MediaConfig(), Recorder())
+    gc.collect()
+    tasks_before = len(asyncio.all_tasks())
+    host = ClientPeer(audio_slots=0, video_slots=0)
+    host.publish(PatternTrack(), "camera")
+    await join(sfu, 5, "u:1", host)
+    for round_ in range(6):
+        guests = [ClientPeer(audio_slots=1, video_slots=1) for _ in range(2)]
+        for i, guest in enumerate(guests):
+            await join(sfu, 5, f"g:{round_ * 10 + i}", guest)
+        await wait_for(lambda gs=guests: all(g.frames("video") > 0 for g in gs), 10, what="guests receive")
+        for i, guest in enumerate(guests):
+            await guest.close()
+            await sfu.leave(5, f"g:{round_ * 10 + i}")
+    room = sfu.room(5)
+    assert list(room.peers) == ["u:1"]
+    assert all(not p.slots for p in room.publications)
+    await host.close()
+    await sfu.leave(5, "u:1")
+    assert not sfu.rooms
+    await wait_for(lambda: len(asyncio.all_tasks()) <= tasks_before + 2, 10, what="tasks released")
+
+
+async def test_a_flooding_publisher_is_closed_and_the_room_carries_on() -> None:
+    recorder = Recorder()
+    sfu = Sfu(MediaConfig(max_packets_per_second=40), recorder)  # Opus sends 50 packets/s
+    flooder = ClientPeer(audio_slots=0, video_slots=0)
+    flooder.publish(ToneTrack(), "mic")
+    viewer = ClientPeer(audio_slots=1, video_slots=0)
+    try:
+        await join(sfu, 6, "u:2", viewer)
+        await join(sfu, 6, "u:1", flooder)
+        room = sfu.room(6)
+        await wait_for(lambda: recorder.closed("u:1") == ["flood"], 10, what="flooder closed")
+        assert "u:1" not in room.peers
+        assert list(room.peers) == ["u:2"]
+    finally:
+        await flooder.close()
+        await viewer.close()
+        await sfu.close()
+
+
+async def test_renegotiation_adds_a_camera_and_a_second_tab_replaces_the_first() -> None:
+    recorder = Recorder()
+    sfu = Sfu(MediaConfig(), recorder)
+    late = ClientPeer(audio_slots=1, video_slots=1)
+    viewer = ClientPeer(audio_slots=1, video_slots=1)
+    second_tab = ClientPeer(audio_slots=1, video_slots=1)
+    try:
+        await join(sfu, 7, "u:1", late)
+        await join(sfu, 7, "u:2", viewer)
+        assert viewer.frames("video") == 0
+        late.publish(PatternTrack(), "camera")  # the camera is switched on later: a re-offer
+        await join(sfu, 7, "u:1", late)
+        await wait_for(lambda: viewer.frames("video") >= 3, 10, what="camera after renegotiation")
+        room = sfu.room(7)
+        first = room.peers["u:1"]
+        await join(sfu, 7, "u:1", second_tab)
+        assert room.peers["u:1"] is not first and first.closed
+        assert recorder.closed("u:1") == ["replaced"]
+    finally:
+        for p in (late, viewer, second_tab):
+            await p.close()
+        await sfu.close()
