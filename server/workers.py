@@ -73,13 +73,26 @@ async def outbox_loop(runtime: Runtime) -> None:
             pass
 
 
+LEASE_SECONDS = 300
+
+
 async def run_one(runtime: Runtime) -> bool:
-    """Claim and run one due row; return False when none is due."""
+    """Claim and run one due row; return False when none is due.
+
+    The claim commits before the handler runs (status ``running`` with a lease in
+    ``next_attempt_at``), so a handler may open transactions of its own: on SQLite the claim
+    must not hold the write lock while the handler writes. A row whose worker died is claimed
+    again when its lease expires.
+    """
     db = runtime.db
+    now = utcnow()
     async with db.transaction() as session:
         query = (
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
+            .where(
+                OutboxMessage.status.in_(("pending", "running")),
+                OutboxMessage.next_attempt_at <= now,
+            )
             .order_by(OutboxMessage.id)
             .limit(1)
         )
@@ -88,29 +101,37 @@ async def run_one(runtime: Runtime) -> bool:
         row = (await session.execute(query)).scalar_one_or_none()
         if row is None:
             return False
-        handler = HANDLERS.get(row.kind)
+        row.status = "running"
         row.attempts += 1
-        try:
-            if handler is None:
-                raise RuntimeError(f"no handler for outbox kind {row.kind!r}")
-            await handler(runtime, row.payload)
-        except Exception as exc:
-            log.warning(
-                "outbox job failed",
-                extra={
-                    "job_id": row.id,
-                    "kind": row.kind,
-                    "attempt": row.attempts,
-                    "error": str(exc),
-                },
-            )
-            row.last_error = str(exc)[:2000]
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-            else:
-                row.next_attempt_at = utcnow() + timedelta(seconds=min(2**row.attempts, 600))
+        row.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
+        job_id, kind, payload, attempts = row.id, row.kind, row.payload, row.attempts
+
+    handler = HANDLERS.get(kind)
+    error: Exception | None = None
+    try:
+        if handler is None:
+            raise RuntimeError(f"no handler for outbox kind {kind!r}")
+        await handler(runtime, payload)
+    except Exception as exc:
+        error = exc
+
+    async with db.transaction() as session:
+        done = await session.get(OutboxMessage, job_id)
+        if done is None:
             return True
-        row.status = "sent"
-        row.sent_at = utcnow()
-        log.info("outbox job done", extra={"job_id": row.id, "kind": row.kind})
+        if error is None:
+            done.status = "sent"
+            done.sent_at = utcnow()
+            log.info("outbox job done", extra={"job_id": job_id, "kind": kind})
+            return True
+        log.warning(
+            "outbox job failed",
+            extra={"job_id": job_id, "kind": kind, "attempt": attempts, "error": str(error)},
+        )
+        done.last_error = str(error)[:2000]
+        if attempts >= MAX_ATTEMPTS:
+            done.status = "failed"
+        else:
+            done.status = "pending"
+            done.next_attempt_at = utcnow() + timedelta(seconds=min(2**attempts, 600))
         return True

@@ -107,12 +107,6 @@ async def _seed(s: AsyncSession, when: datetime = START, association: Associatio
 
 
 async def test_draft_is_assembled_once_by_the_durable_job(server: LiveServer, backend: str) -> None:
-    if backend == "sqlite":
-        # server.workers.run_one runs the handler while its claim transaction holds SQLite's
-        # write lock (BEGIN IMMEDIATE), so a handler that writes waits for itself until the
-        # busy timeout. Reported to the lead; remove this skip once run_one commits the claim
-        # before calling the handler.
-        pytest.skip("outbox handlers that write deadlock on SQLite (server.workers.run_one)")
     db = server.runtime.db
     async with db.transaction() as s:
         seed = await _seed(s)
