@@ -48,3 +48,19 @@ async def public_history(session: AsyncSession, meeting_id: int) -> list[LoggedE
         .order_by(MeetingEvent.seq)
     )
     return [LoggedEvent.from_row(r) for r in rows if not r.payload.get("to")]
+
+
+async def public_transcript(session: AsyncSession, meeting_id: int) -> list[dict[str, object]]:
+    """The public chat with its authors' names, for the meeting page after (or during) it."""
+    names: dict[str, str] = {}
+    joined = await session.scalars(
+        select(MeetingEvent).where(
+            MeetingEvent.meeting_id == meeting_id, MeetingEvent.type == "participant.joined"
+        )
+    )
+    for row in joined:
+        names[row.payload["participant"]] = row.payload.get("short_name") or row.payload.get("name", "")
+    return [
+        {"seq": e.seq, "at": e.at, "author": names.get(e.actor, e.actor), "text": e.payload["text"]}
+        for e in await public_history(session, meeting_id)
+    ]

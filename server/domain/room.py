@@ -233,9 +233,15 @@ async def start_meeting(
 async def end_meeting(
     session: AsyncSession, meeting: Meeting, state: RoomState, actor: Actor
 ) -> list[LoggedEvent]:
-    """Closes the current agenda item and the floor, then ends the meeting."""
+    """Closes open polls, the current agenda item and the floor, then ends the meeting and
+    queues the protocol's draft (a durable job, once per meeting) in the same transaction."""
+    from server.domain.poll_closing import close_open_polls
+    from server.domain.protocols import enqueue_assembly
+
     require_moderator(state, actor)
     require_live(state)
+    present = {k for k, p in state.participants.items() if p["connected"] and not p["removed"]}
+    closed = await close_open_polls(session, meeting.id, present)
     items: list[tuple[str, str, dict[str, Any]]] = []
     if state.current_item_id is not None:
         items.append(("agenda.item.ended", actor.key, {"item_id": state.current_item_id}))
@@ -245,4 +251,6 @@ async def end_meeting(
     now = utcnow()
     meeting.status = MeetingStatus.ended
     meeting.ended_at = now
-    return await append_events(session, meeting.id, items, at=now)
+    ended = await append_events(session, meeting.id, items, at=now)
+    await enqueue_assembly(session, meeting.id)
+    return closed + ended

@@ -12,6 +12,7 @@ from realtime.meeting.service import RoomService
 from server.domain import room as room_domain
 from server.domain.room_state import Outcome, RoomState
 from server.errors import AppError, NotFound
+from server.workers import wake_outbox
 
 
 class Join(Message):
@@ -119,4 +120,5 @@ async def meeting_end(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
         return Outcome(await room_domain.end_meeting(session, meeting, state, ctx.actor))
 
     events = (await ctx.commit(act)).events
+    wake_outbox(ctx.runtime)  # the protocol's draft was queued with the end
     return {"seq": events[-1].seq}

@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db.engine import Database
 from server.db.models import Association, MeetingForm
+from server.db.models.protocols import MeetingProtocol
 from server.domain.associations import MemberRow
+from server.domain.chat import public_transcript
 from server.domain.meetings import (
     MeetingView,
     cancel_meeting,
@@ -150,6 +153,10 @@ async def guest_link_rotate(request: Request) -> Response:
 async def meeting_page(request: Request) -> Response:
     async with _db(request).read() as s:
         view = await meeting_view(s, current_user(request), request.path_params["id"])
+        transcript = await public_transcript(s, view.meeting.id)
+        protocol = await s.scalar(
+            select(MeetingProtocol).where(MeetingProtocol.meeting_id == view.meeting.id)
+        )
     public_url = request.app.state.settings.public_url
     return render(
         request,
@@ -157,6 +164,8 @@ async def meeting_page(request: Request) -> Response:
         {
             "view": view,
             "m": view.meeting,
+            "transcript": transcript,
+            "protocol": protocol,
             "guest_link": guest_url(public_url, view.meeting) if view.can_moderate else "",
             "flash": take_flash(request),
         },

@@ -1,0 +1,64 @@
+"""Ending a meeting closes its open polls and assembles the protocol's draft, exactly once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from server.db.models import OutboxMessage, User
+from server.db.models.protocols import MeetingProtocol
+from tests.support.factories import logged_in_client
+from tests.support.live import LiveServer
+from tests.support.net import wait_for
+from tests.support.room_seed import seed_cast
+
+
+async def test_end_closes_polls_and_drafts_the_protocol_once(server: LiveServer) -> None:
+    db = server.runtime.db
+    cast = await seed_cast(db, server.url, server.runtime.secret_key)
+    try:
+        host, _ = await cast.joined("methodist")
+        teacher, _ = await cast.joined("member")
+        await host.ok("meeting.start")
+        poll = await host.ok(
+            "poll.create", {"question": "Утвердить план работы", "kind": "decision", "secret": False}
+        )
+        await host.ok("poll.open", {"poll_id": poll["poll_id"]})
+        await teacher.ok("vote.cast", {"poll_id": poll["poll_id"], "choices": [0]})
+        await teacher.ok("chat.send", {"text": "Согласна с планом"})
+        await host.ok("meeting.end")
+
+        closed = await host.wait_event(lambda e: e["type"] == "poll.closed")
+        assert closed["payload"]["result"]["counts"] == [1, 0, 0]
+        types = [e["type"] for e in host.events]
+        assert types.index("poll.closed") < types.index("meeting.ended")
+
+        async def drafted() -> MeetingProtocol | None:
+            async with db.read() as s:
+                return await s.scalar(
+                    select(MeetingProtocol).where(MeetingProtocol.meeting_id == cast.meeting.id)
+                )
+
+        protocol = await wait_for(drafted, 20, what="protocol draft assembled")
+        assert "ПРОТОКОЛ" in protocol.text
+        assert "Голосовали: «за» — 1" in protocol.text
+        async with db.read() as s:
+            jobs = await s.scalar(
+                select(func.count(OutboxMessage.id)).where(OutboxMessage.kind == "protocol.assemble")
+            )
+            drafts = await s.scalar(select(func.count(MeetingProtocol.id)))
+        assert jobs == 1 and drafts == 1
+
+        # A member reads it all on the meeting page a week later: protocol and chat.
+        async with db.read() as s:
+            email = (await s.get(User, cast.ids["member"])).email  # type: ignore[union-attr]
+        web = await logged_in_client(server, email, "secret123")
+        try:
+            page = await web.get(f"/meetings/{cast.meeting.id}")
+        finally:
+            await web.aclose()
+        assert page.status_code == 200
+        assert "Согласна с планом" in page.text
+        assert "ПРОТОКОЛ" in page.text and "черновик" in page.text
+        assert f"/meetings/{cast.meeting.id}/documents" in page.text
+    finally:
+        await cast.close_all(server.runtime.sio)
