@@ -265,7 +265,11 @@ async def _awareness(ctx: HandlerContext, rooms: DocRooms, msg: DocData) -> dict
     if len(mine | set(ids)) > MAX_AWARENESS_CLIENTS:
         raise DocUpdateMalformed()
     mine.update(ids)
-    room.get_awareness().apply_awareness_update(update, ctx.sid)
+    try:
+        # A null state (a removed client) deletes that client's state here too.
+        room.get_awareness().apply_awareness_update(update, ctx.sid)
+    except (IndexError, RuntimeError, ValueError, TypeError, KeyError):
+        raise DocUpdateMalformed() from None
     data = b64(bytes([AWARENESS]) + write_message(update))
     target = doc_room(ctx.meeting_id, msg.doc_id)
     await ctx.room.broadcaster.emit("doc.awareness", {"doc_id": msg.doc_id, "data": data}, target, ctx.sid)

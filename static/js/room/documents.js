@@ -69,18 +69,31 @@ class DocSession {
     this.awareness = new E.awarenessProtocol.Awareness(this.ydoc);
     const me = panel.ctx.me || "";
     this.awareness.setLocalStateField("user", { name: panel.myName(), color: colorFor(me) });
-    this.ydoc.on("update", (update, origin) => {
+    // Named listeners: close() takes them off before anything is destroyed.
+    this.onDocUpdate = (update, origin) => {
+      if (this.closed) return;
       if (origin !== REMOTE && this.canEdit) {
         this.pending.push(update);
         this.flush();
       }
-    });
-    this.awareness.on("update", ({ added, updated, removed }, origin) => {
-      if (origin === REMOTE) return;
+    };
+    this.onAwarenessUpdate = ({ added, updated, removed }, origin) => {
+      if (this.closed || origin === REMOTE) return;
       const ids = [...added, ...updated, ...removed].filter((id) => id === this.ydoc.clientID);
       if (ids.length) this.sendAwareness(ids);
-    });
-    this.awareness.on("change", () => panel.renderPresence(this));
+    };
+    this.onAwarenessChange = () => {
+      if (!this.closed) panel.renderPresence(this);
+    };
+    this.ydoc.on("update", this.onDocUpdate);
+    this.awareness.on("update", this.onAwarenessUpdate);
+    this.awareness.on("change", this.onAwarenessChange);
+  }
+
+  /** The editor view, unless it is gone (closed session, destroyed view). */
+  liveView() {
+    const view = this.view;
+    return !this.closed && view && !view.isDestroyed && view.docView ? view : null;
   }
 
   mount(host) {
@@ -106,6 +119,12 @@ class DocSession {
       }),
       // Editable offline too: Yjs keeps the edits and they are sent after the reconnect.
       editable: () => this.canEdit,
+      // y-prosemirror dispatches from timers (the cursor plugin's awareness refresh): one that
+      // fires after close() must not reach the destroyed view.
+      dispatchTransaction: (tr) => {
+        const view = this.liveView();
+        if (view) view.updateState(view.state.apply(tr));
+      },
       attributes: { "aria-label": this.info.title, class: "doc-editor" },
     });
   }
@@ -128,7 +147,9 @@ class DocSession {
     this.receive(ack.sync[1]);
     this.receive(ack.sync[0]);
     if (ack.awareness) this.receiveAwareness(ack.awareness);
-    if (this.view) this.view.setProps({ editable: () => this.canEdit });
+    if (this.closed) return false;
+    const view = this.liveView();
+    if (view) view.setProps({ editable: () => this.canEdit });
     this.sendAwareness([this.ydoc.clientID]);
     this.inflight = false;
     this.flush();
@@ -136,6 +157,7 @@ class DocSession {
   }
 
   receive(data) {
+    if (this.closed) return;
     const decoder = E.decoding.createDecoder(b64decode(data));
     if (E.decoding.readVarUint(decoder) !== 0) return;
     const reply = E.encoding.createEncoder();
@@ -155,6 +177,7 @@ class DocSession {
   }
 
   receiveAwareness(data) {
+    if (this.closed) return;
     const decoder = E.decoding.createDecoder(b64decode(data));
     if (E.decoding.readVarUint(decoder) !== 1) return;
     E.awarenessProtocol.applyAwarenessUpdate(this.awareness, E.decoding.readVarUint8Array(decoder), REMOTE);
@@ -197,11 +220,20 @@ class DocSession {
   }
 
   close() {
+    if (this.closed) return;
     this.closed = true;
+    // The server drops this connection's cursor on doc.close and tells the others.
     call(this.socket, "doc.close", { doc_id: this.info.id });
+    // Listeners off first, then the view (its plugins unsubscribe from the awareness), then
+    // the awareness and the document: nothing can call into a destroyed view afterwards.
+    this.ydoc.off("update", this.onDocUpdate);
+    this.awareness.off("update", this.onAwarenessUpdate);
+    this.awareness.off("change", this.onAwarenessChange);
+    const view = this.view;
+    this.view = null;
+    if (view && !view.isDestroyed) view.destroy();
     E.awarenessProtocol.removeAwarenessStates(this.awareness, [this.ydoc.clientID], "close");
     this.awareness.destroy();
-    if (this.view) this.view.destroy();
     this.ydoc.destroy();
   }
 }
@@ -209,10 +241,10 @@ class DocSession {
 function toolbar(panel) {
   const run = (command) => (event) => {
     event.preventDefault();
-    const s = panel.session;
-    if (!s || !s.view) return;
-    command(s.view.state, s.view.dispatch, s.view);
-    s.view.focus();
+    const view = panel.session && panel.session.liveView();
+    if (!view) return;
+    command(view.state, view.dispatch, view);
+    view.focus();
   };
   const link = (state, dispatch) => {
     const href = window.prompt(panel.t("docs.link_prompt"), "https://");
@@ -281,21 +313,49 @@ class DocumentsPanel {
 
   bindSocket() {
     const socket = this.ctx.socket;
-    socket.on("doc.sync", ({ doc_id, data }) => {
-      if (this.session && this.session.info.id === doc_id) this.session.receive(data);
-    });
-    socket.on("doc.awareness", ({ doc_id, data }) => {
-      if (this.session && this.session.info.id === doc_id) this.session.receiveAwareness(data);
-    });
-    socket.on("doc.changed", () => this.load(false));
-    socket.on("disconnect", () => {
-      this.status.textContent = this.t("docs.offline");
-    });
-    socket.on("connect", async () => {
-      this.status.textContent = "";
-      if (this.session) await this.session.open();
-    });
-    window.addEventListener("beforeunload", () => this.session && this.session.close());
+    const current = (docId) => {
+      const s = this.session;
+      return !this.destroyed && s && !s.closed && s.info.id === docId ? s : null;
+    };
+    this.handlers = {
+      "doc.sync": (msg) => {
+        const s = msg && current(msg.doc_id);
+        if (s) s.receive(msg.data);
+      },
+      "doc.awareness": (msg) => {
+        const s = msg && current(msg.doc_id);
+        if (s) s.receiveAwareness(msg.data);
+      },
+      "doc.changed": () => {
+        if (!this.destroyed) this.load(false);
+      },
+      disconnect: () => {
+        if (!this.destroyed) this.status.textContent = this.t("docs.offline");
+      },
+      connect: async () => {
+        if (this.destroyed) return;
+        this.status.textContent = "";
+        if (this.session && !this.session.closed) await this.session.open();
+      },
+    };
+    for (const [name, fn] of Object.entries(this.handlers)) socket.on(name, fn);
+    // Leaving the page («Покинуть заседание», navigation, closing the tab): tear down once.
+    this.onLeave = () => this.destroy();
+    window.addEventListener("beforeunload", this.onLeave);
+    window.addEventListener("pagehide", this.onLeave);
+  }
+
+  /** Unsubscribe from the socket and the window, then close the open document. */
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const socket = this.ctx.socket;
+    for (const [name, fn] of Object.entries(this.handlers || {})) socket.off(name, fn);
+    window.removeEventListener("beforeunload", this.onLeave);
+    window.removeEventListener("pagehide", this.onLeave);
+    const s = this.session;
+    this.session = null;
+    if (s) s.close();
   }
 
   async load(openFirst = true) {
@@ -305,6 +365,7 @@ class DocumentsPanel {
       if (ack.ok || !ack.error || !["not_joined", "offline", "timeout"].includes(ack.error.code)) break;
       await sleep(300);
     }
+    if (this.destroyed) return;
     if (!ack.ok) {
       this.showError(ack.error);
       return;
@@ -337,6 +398,7 @@ class DocumentsPanel {
   }
 
   async open(info) {
+    if (this.destroyed) return;
     if (this.session) this.session.close();
     const session = new DocSession(this, info);
     this.session = session;
@@ -353,7 +415,7 @@ class DocumentsPanel {
     this.reopens = this.reopens.filter((at) => now - at < 60000);
     if (this.reopens.length >= 3) return; // do not loop: the next page load starts afresh
     this.reopens.push(now);
-    if (this.session === session) this.open(session.info);
+    if (!this.destroyed && this.session === session && !session.closed) this.open(session.info);
   }
 
   renderMeta() {
