@@ -54,11 +54,15 @@ async def test_end_closes_polls_and_drafts_the_protocol_once(server: LiveServer)
         web = await logged_in_client(server, email, "secret123")
         try:
             page = await web.get(f"/meetings/{cast.meeting.id}")
+            listing = await web.get(f"/associations/{cast.meeting.association_id}")
         finally:
             await web.aclose()
         assert page.status_code == 200
         assert "Согласна с планом" in page.text
         assert "ПРОТОКОЛ" in page.text and "черновик" in page.text
         assert f"/meetings/{cast.meeting.id}/documents" in page.text
+        # ... and the association's page lists the protocol.
+        assert listing.status_code == 200
+        assert f'href="/protocols/{protocol.id}"' in listing.text
     finally:
         await cast.close_all(server.runtime.sio)

@@ -325,3 +325,16 @@ async def version_model(session: AsyncSession, version: ProtocolVersion, meeting
         presence_share=version.presence_share,
         edits=version.edits,
     )
+
+
+async def association_protocols(
+    session: AsyncSession, association_id: int
+) -> list[tuple[MeetingProtocol, Meeting]]:
+    """The association's protocols, newest meeting first (the caller has checked membership)."""
+    rows = await session.execute(
+        select(MeetingProtocol, Meeting)
+        .join(Meeting, Meeting.id == MeetingProtocol.meeting_id)
+        .where(MeetingProtocol.association_id == association_id)
+        .order_by(Meeting.starts_at.desc())
+    )
+    return [(row[0], row[1]) for row in rows]

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from server.db.models import Role
 from server.domain.associations import association_overview, list_user_associations
 from server.domain.meetings import upcoming_meetings
+from server.domain.protocols import association_protocols
 from server.web.auth import current_user
 from server.web.routes.accounts import take_flash
 from server.web.templating import render
@@ -27,10 +28,16 @@ async def home(request: Request) -> Response:
 async def association_page(request: Request) -> Response:
     async with request.app.state.runtime.db.read() as s:
         overview = await association_overview(s, current_user(request), request.path_params["id"])
+        protocols = await association_protocols(s, overview.association.id)
     return render(
         request,
         "associations/detail.html",
-        {"o": overview, "roles": [r.value for r in Role], "flash": take_flash(request)},
+        {
+            "o": overview,
+            "roles": [r.value for r in Role],
+            "flash": take_flash(request),
+            "protocols": protocols,
+        },
     )
 
 
