@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import (
@@ -34,13 +34,12 @@ from server.db.types import utcnow
 from server.domain.meeting_log import events_after
 from server.domain.permissions import require_member, require_methodist
 from server.domain.protocols import (
-    ProtocolNotEditable,
-    ProtocolRemarksOpen,
     approve_protocol,
+    check_approvable,
     current_edits,
     edit_protocol,
     load_meeting_info,
-    school_year_of,
+    next_number,
     start_review,
     version_model,
 )
@@ -267,27 +266,9 @@ async def remark_protocol_id(session: AsyncSession, remark_id: int) -> int:
 async def _predicted(session: AsyncSession, user: User | None, protocol_id: int) -> tuple[Protocol, int]:
     """The model the next approval will freeze (with its number), and the version it will get."""
     row, meeting = await _load(session, protocol_id)
-    # approve_protocol checks all this again; checking first spares a useless PDF rendering.
-    if user is None or user.id != meeting.secretary_id:
-        await require_methodist(session, user, row.association_id)
-    if row.status == ProtocolStatus.approved:
-        raise ProtocolNotEditable()
-    open_remarks = await session.scalar(
-        select(func.count(ProtocolRemark.id)).where(
-            ProtocolRemark.protocol_id == row.id, ProtocolRemark.resolved_at.is_(None)
-        )
-    )
-    if open_remarks:
-        raise ProtocolRemarksOpen(count=open_remarks)
-    number = row.number
-    if number is None:
-        year = school_year_of(ru.moscow(meeting.started_at or meeting.starts_at).date())
-        last = await session.scalar(
-            select(func.max(MeetingProtocol.number)).where(
-                MeetingProtocol.association_id == row.association_id, MeetingProtocol.school_year == year
-            )
-        )
-        number = (last or 0) + 1
+    # approve_protocol checks this again; checking first spares a useless PDF rendering.
+    await check_approvable(session, user, row, meeting)
+    number = row.number if row.number is not None else (await next_number(session, row, meeting))[1]
     return await _draft_model(session, row, meeting, number), row.version + 1
 
 

@@ -262,12 +262,11 @@ async def resolve_remark(
     return remark
 
 
-async def approve_protocol(session: AsyncSession, user: User | None, protocol_id: int) -> ProtocolVersion:
-    """Number the protocol within its association's school year (№ 1, 2, …) and freeze a version.
-    A methodist or the meeting's secretary approves; open remarks must be resolved first."""
-    user = require_login(user)
-    row, meeting = await _protocol_and_meeting(session, protocol_id)
-    if user.id != meeting.secretary_id:
+async def check_approvable(
+    session: AsyncSession, user: User | None, row: MeetingProtocol, meeting: Meeting
+) -> None:
+    """A methodist or the meeting's secretary, a protocol not yet approved, no open remarks."""
+    if user is None or user.id != meeting.secretary_id:
         await require_methodist(session, user, row.association_id)
     if row.status == ProtocolStatus.approved:
         raise ProtocolNotEditable()
@@ -278,21 +277,32 @@ async def approve_protocol(session: AsyncSession, user: User | None, protocol_id
     )
     if open_remarks:
         raise ProtocolRemarksOpen(count=open_remarks)
+
+
+async def next_number(session: AsyncSession, row: MeetingProtocol, meeting: Meeting) -> tuple[int, int]:
+    """(school year, the next number in it) for the protocol of ``meeting``."""
+    year = school_year_of(ru.moscow(meeting.started_at or meeting.starts_at).date())
+    last = await session.scalar(
+        select(func.max(MeetingProtocol.number)).where(
+            MeetingProtocol.association_id == row.association_id, MeetingProtocol.school_year == year
+        )
+    )
+    return year, (last or 0) + 1
+
+
+async def approve_protocol(session: AsyncSession, user: User | None, protocol_id: int) -> ProtocolVersion:
+    """Number the protocol within its association's school year (№ 1, 2, …) and freeze a version.
+    A methodist or the meeting's secretary approves; open remarks must be resolved first."""
+    user = require_login(user)
+    row, meeting = await _protocol_and_meeting(session, protocol_id)
+    await check_approvable(session, user, row, meeting)
     if row.number is None:
         # Approvals in one association queue on its row (PostgreSQL; SQLite's writer lock already
         # serialises), and UNIQUE(association, school year, number) backs the numbering.
         await session.scalar(
             select(Association.id).where(Association.id == row.association_id).with_for_update()
         )
-        day = ru.moscow(meeting.started_at or meeting.starts_at).date()
-        row.school_year = school_year_of(day)
-        last = await session.scalar(
-            select(func.max(MeetingProtocol.number)).where(
-                MeetingProtocol.association_id == row.association_id,
-                MeetingProtocol.school_year == row.school_year,
-            )
-        )
-        row.number = (last or 0) + 1
+        row.school_year, row.number = await next_number(session, row, meeting)
     info, _ = await _assemble(session, row, meeting)
     row.status, row.approved_at, row.approved_by_id = ProtocolStatus.approved, utcnow(), user.id
     row.version += 1
