@@ -37,6 +37,7 @@ export async function mountMedia(slot, ctx) {
     pc: null, config: null, tx: {}, tracks: {}, slots: {}, tiles: {}, audios: {},
     muted: false, locked: false, busy: Promise.resolve(), view: "grid",
   };
+  const tileActions = {}; // mid -> the moderator's mute / stop-screen button of that tile
   window.smoMedia = media; // for diagnostics and the browser tests (getStats)
 
   const status = el("span", { class: "media-status", role: "status" }, t("media.status.connecting"));
@@ -48,14 +49,16 @@ export async function mountMedia(slot, ctx) {
   const camSelect = el("select", { class: "media-device", "aria-label": t("media.device.camera") });
   const muteAllButton = el("button", { type: "button", class: "button button-secondary media-mute-all" }, t("media.mod.mute_all"));
   const lockButton = el("button", { type: "button", class: "button button-secondary media-lock" }, t("media.mod.lock"));
-  const modBar = el("div", { class: "media-moderation", hidden: true }, muteAllButton, lockButton);
+  // Moderator controls: only in the DOM while this page's participant moderates (the CSS gives
+  // the bar display:flex, so the hidden attribute alone would not hide it).
+  const modBar = el("div", { class: "media-moderation" }, muteAllButton, lockButton);
   const grid = el("div", { class: "media-grid view-grid", "aria-live": "off" });
   const local = el("video", { class: "media-local", muted: true, playsinline: true, autoplay: true });
   local.muted = true;
   const audioBox = el("div", { hidden: true });
   slot.replaceChildren(
     el("div", { class: "media-toolbar" }, micButton, camButton, screenButton, viewButton, micSelect, camSelect, status),
-    modBar, grid, el("div", { class: "media-local-box" }, local), audioBox,
+    grid, el("div", { class: "media-local-box" }, local), audioBox,
   );
 
   const toast = (text) => { status.textContent = text; };
@@ -79,8 +82,10 @@ export async function mountMedia(slot, ctx) {
   }
 
   function renderTiles() {
-    const moderator = ctx.isModerator();
-    modBar.hidden = !moderator;
+    const moderator = typeof ctx.isModerator === "function" && Boolean(ctx.isModerator());
+    if (moderator && !modBar.isConnected) grid.before(modBar);
+    else if (!moderator && modBar.isConnected) modBar.remove();
+    slot.dataset.moderator = String(moderator);
     lockButton.textContent = t(media.locked ? "media.mod.unlock" : "media.mod.lock");
     const speaking = new Set((ctx.state && ctx.state.speaking) || []);
     for (const [mid, tile] of Object.entries(media.tiles)) {
@@ -90,8 +95,10 @@ export async function mountMedia(slot, ctx) {
       tile.classList.toggle("speaking", Boolean(who && speaking.has(who.participant)));
       tile.classList.toggle("screen", Boolean(who && who.source === "screen"));
       tile.querySelector(".media-name").textContent = who ? participantName(who.participant) : "";
-      const action = tile.querySelector(".media-tile-action");
-      action.hidden = !(moderator && who);
+      const action = tileActions[mid];
+      const show = Boolean(moderator && who);
+      if (show && !action.isConnected) tile.append(action);
+      else if (!show && action.isConnected) action.remove();
       action.textContent = who && who.source === "screen" ? t("media.mod.stop_screen") : t("media.mod.mute");
     }
     // Speaker view: the screen share, else the active speaker, else the first tile is large.
@@ -112,17 +119,18 @@ export async function mountMedia(slot, ctx) {
       const video = el("video", { autoplay: true, playsinline: true, muted: true });
       video.muted = true;
       video.srcObject = stream;
-      const action = el("button", { type: "button", class: "media-tile-action", hidden: true });
+      const action = el("button", { type: "button", class: "media-tile-action" });
       action.addEventListener("click", () => {
         const who = media.slots[mid];
-        if (!who) return;
+        if (!who || !ctx.isModerator()) return;
         if (who.source === "screen") ctx.request("media.screen_stop", { participant: who.participant });
         else ctx.request("media.mute", { participant: who.participant });
       });
       const tile = el("figure", { class: "media-tile", "data-mid": mid, hidden: true }, video,
-        el("figcaption", { class: "media-name" }), action);
+        el("figcaption", { class: "media-name" }));
       grid.append(tile);
       media.tiles[mid] = tile;
+      tileActions[mid] = action; // attached by renderTiles() for moderators only
       renderTiles();
     }
   }
@@ -189,6 +197,7 @@ export async function mountMedia(slot, ctx) {
     grid.replaceChildren();
     audioBox.replaceChildren();
     Object.assign(media, { tiles: {}, audios: {}, tx: {}, tracks: {}, slots: {} });
+    for (const mid of Object.keys(tileActions)) delete tileActions[mid];
     await start();
     for (const [source, track] of Object.entries(tracks)) {
       if (track.readyState === "live") await publish(source, track);
@@ -281,7 +290,7 @@ export async function mountMedia(slot, ctx) {
     }
     updateButtons();
   }));
-  muteAllButton.addEventListener("click", () => ctx.request("media.mute_all", {}));
+  muteAllButton.addEventListener("click", () => { if (ctx.isModerator()) ctx.request("media.mute_all", {}); });
   lockButton.addEventListener("click", async () => {
     const ack = await ctx.request(media.locked ? "media.unlock" : "media.lock", {});
     if (ack.ok) { media.locked = !media.locked; renderTiles(); }
@@ -327,6 +336,7 @@ export async function mountMedia(slot, ctx) {
     if (total > 0) setStatus(dLost / total > 0.05 ? "media.status.poor" : "media.status.connected");
   }, 5000);
 
+  renderTiles();
   await listDevices();
   updateButtons();
   await queue(start);
