@@ -2,7 +2,7 @@
 # Debian packages the tests and document renderings need (installed by `make test` as root).
 # Chromium: browser tests (Playwright's own browser download does not work here).
 set -euo pipefail
-PACKAGES=(chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 fonts-liberation)
+PACKAGES=(chromium fonts-dejavu-core fonts-liberation)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

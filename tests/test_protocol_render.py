@@ -12,6 +12,7 @@ from docx import Document
 from docx.shared import Mm, Pt
 
 from server.protocols import assemble_protocol, render_docx, render_html, render_pdf, render_text
+from server.protocols.layout import Block
 from server.protocols.model import Protocol
 from tests.support.logs import LogBuilder, meeting_info
 from tests.test_protocol_golden import SCENARIOS
@@ -95,6 +96,22 @@ def test_pdf_text_has_the_same_content_in_cyrillic(protocol: Protocol) -> None:
     # Lines may wrap anywhere (even inside «</script>»): compare with the whitespace removed.
     assert "".join(_words(text)) == "".join(_words(render_text(protocol)))
     assert "".join(MARKUP.split()) in "".join(text.split())
+    # Margins 20 mm left/top/bottom: every line starts inside them, the body at the left one.
+    starts: list[tuple[float, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], *_: object) -> None:
+        if text.strip():
+            matrix = pypdf.mult(tm, cm)
+            starts.append((matrix[4], matrix[5]))
+
+    for page in reader.pages:
+        page.extract_text(visitor_text=visit)
+    margin = 20 * 72 / 25.4
+    assert abs(min(x for x, _ in starts) - margin) < 0.5
+    assert all(x < 595 - 10 * 72 / 25.4 and margin <= y <= 842 - margin for x, y in starts)
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    embedded = {str(fonts[key].get_object()["/BaseFont"]).split("+")[-1] for key in fonts}
+    assert embedded & {"LiberationSerif", "DejaVuSerif"}  # a Cyrillic serif TTF is embedded
 
 
 @pytest.mark.parametrize("name", ["nobody", "bad_log", "unanimous_short", "guest"])
@@ -117,3 +134,17 @@ def test_control_characters_in_chat_do_not_break_docx_or_pdf() -> None:
     protocol = assemble_protocol(info, b.events, form="short")
     assert "строкасуправляющими" in _docx_text(render_docx(protocol))
     assert b"%PDF" in render_pdf(protocol)[:8]
+
+
+def test_pdf_survives_cells_and_words_longer_than_a_page() -> None:
+    huge = "Ы" * 6000
+    header = ("№", "Фамилия, имя, отчество", "Организация", "Подключение", "Отключение", "Время", "Учтён")
+    blocks = [
+        Block("text", huge),
+        Block("requisites", huge, right=huge),
+        Block("table", rows=(header, ("1", huge, "орг " * 800, "—", "—", "0 мин.", "нет"))),
+        Block("signature", "Председатель", right=huge),
+    ]
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(blocks)))  # no LayoutError: rows split
+    text = "".join("".join(page.extract_text() for page in reader.pages).split())
+    assert len(reader.pages) > 1 and text.count("Ы") == 5 * len(huge)  # nothing lost

@@ -1,4 +1,4 @@
-"""Renderings of the protocol: plain text, HTML (app page and PDF source), DOCX, PDF.
+"""Renderings of the protocol: plain text, HTML (app page), DOCX, PDF.
 
 All four draw the same blocks (``layout.protocol_blocks``). Every piece of text is escaped
 in HTML; DOCX and PDF never interpret text as markup.
@@ -119,13 +119,11 @@ def render_html(protocol: Protocol | list[Block], *, document: bool = True) -> s
     )
 
 
-# --- PDF (WeasyPrint, from the HTML) ----------------------------------------------------------
+# --- PDF (ReportLab) --------------------------------------------------------------------------
 def render_pdf(protocol: Protocol | list[Block]) -> bytes:
-    from weasyprint import HTML  # imported lazily: it loads pango on import
+    from server.protocols.pdf_render import build_pdf
 
-    pdf = HTML(string=render_html(protocol)).write_pdf()
-    assert pdf is not None
-    return bytes(pdf)
+    return build_pdf(_blocks(protocol))
 
 
 # --- DOCX (python-docx) -----------------------------------------------------------------------
