@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from server.db.models import Organisation, User
-from server.web.routes.accounts import IP_LIMIT_FACTOR, login_email_key, login_ip_key
+from server.web.routes.accounts import (
+    IP_LIMIT_FACTOR,
+    REGISTRATIONS_PER_HOUR,
+    login_email_key,
+    login_ip_key,
+)
 from tests.support.client import WebClient
 from tests.support.factories import make_user
 from tests.support.live import LiveServer
@@ -167,6 +172,14 @@ async def test_login_rate_limited_per_address(server: LiveServer, client: WebCli
     r = await client.submit("/login", {"email": "a@example.org", "password": "secret123"})
     assert r.status_code == 429 and "Слишком много попыток" in r.text
     assert not await is_logged_in(client)
+
+
+async def test_registration_is_rate_limited_per_address(server: LiveServer, client: WebClient) -> None:
+    for _ in range(REGISTRATIONS_PER_HOUR):
+        await server.runtime.limiter.hit("register:ip:127.0.0.1", REGISTRATIONS_PER_HOUR, 3600)
+    r = await client.submit("/register", GOOD)
+    assert r.status_code == 429 and "Слишком много попыток" in r.text
+    assert await count_users(server) == 0
 
 
 BAD_REGISTRATIONS: list[tuple[str, dict[str, Any], str]] = [

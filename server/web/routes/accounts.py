@@ -87,6 +87,9 @@ def put_flash(request: Request, kind: str, text: str) -> None:
     request.session["flash"] = [*request.session.get("flash", [])[-4:], [kind, text]]
 
 
+REGISTRATIONS_PER_HOUR = 30
+
+
 def login_ip_key(ip: str) -> str:
     return f"login:ip:{ip}"
 
@@ -240,10 +243,16 @@ async def register_submit(request: Request) -> Response:
     runtime = request.app.state.runtime
     values, _ = await read_form(request)
     context = {"values": refill(values)}
+    ip = request.client.host if request.client else "unknown"
     try:
+        # Accounts are cheap to request and costly to hash: a school shares one address, so
+        # the limit is generous per hour, but a script cannot create accounts in bulk.
+        await runtime.limiter.hit(f"register:ip:{ip}", REGISTRATIONS_PER_HOUR, 3600)
         form = validate(RegisterForm, values, password_problems(values))
         async with runtime.db.transaction() as s:
             user = await accounts.register_user(s, registration(form, form.email))
+    except RateLimited as exc:
+        return form_failure(request, "accounts/register.html", context, exc, {"Retry-After": "3600"})
     except (ValidationFailed, accounts.EmailTaken) as exc:
         return form_failure(request, "accounts/register.html", context, exc)
     login_session(request, user)
