@@ -52,7 +52,7 @@ soak: $(TEST_STAMP)
 	$(BIN)/pytest -q -m slow --run-slow
 
 bench: $(TEST_STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var/*.db .pytest_cache .mypy_cache .ruff_cache

@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _rtc import inbound_totals
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.mediastreams import MediaStreamTrack
@@ -157,14 +158,7 @@ async def main() -> None:
     print("video frames per subscriber (min, median, max):", counts[0], counts[len(counts) // 2], counts[-1])
     print("client connection states:", sorted({pc.connectionState for pc in pcs}))
     elapsed, mine = time.monotonic() - w0, time.process_time() - mine0
-    lost = received = 0
-    for pc in pcs:
-        for t in pc.getTransceivers():
-            if t.direction == "recvonly":
-                for st in (await t.receiver.getStats()).values():
-                    if st.type == "inbound-rtp":
-                        lost += max(st.packetsLost, 0)
-                        received += st.packetsReceived
+    lost, received = await inbound_totals(pcs)
     await call("quit")
     proc.join(10)
     for pc in pcs:

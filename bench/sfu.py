@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import av
+from _rtc import inbound_totals
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.contrib.media import MediaRelay
@@ -213,15 +214,7 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
     cpu1, sent1 = await call("stats")
     elapsed, mine = time.monotonic() - t0, time.process_time() - mine0
     frames = [b - a for a, b in zip(frames0, counts, strict=True)]
-    lost = 0
-    received = 0
-    for pc in pcs:
-        for t in pc.getTransceivers():
-            if t.direction == "recvonly":
-                for st in (await t.receiver.getStats()).values():
-                    if st.type == "inbound-rtp":
-                        lost += max(st.packetsLost, 0)
-                        received += st.packetsReceived
+    lost, received = await inbound_totals(pcs)
     await call("quit")
     proc.join(5)
     for pc in pcs:
