@@ -46,6 +46,7 @@ from server.db.models import (
 )
 from server.db.types import utcnow
 from tests.support.net import free_port, wait_for
+from tests.support.proc import uvicorn_command
 from tests.support.sio import user_cookie
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,22 +257,7 @@ async def main(args: Any) -> None:
     }
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
     ours = spawn(
-        [
-            sys.executable,
-            *profile,
-            "-m",
-            "uvicorn",
-            "server.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ws",
-            "websockets-sansio",
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_command(port, profile),
         env,
         tmp / "ours.log",
     )

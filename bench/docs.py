@@ -39,6 +39,7 @@ from pycrdt import Decoder, Doc, XmlElement, XmlFragment, XmlText, merge_updates
 from server.db.migrate import upgrade_async
 from server.domain.documents import state_vector
 from tests.support.net import free_port, wait_for
+from tests.support.proc import uvicorn_command
 from tests.support.sio import user_cookie
 
 
@@ -153,9 +154,7 @@ async def main(args: Any) -> None:
         "SMO_VAR_DIR": str(tmp),
         "SMO_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--ws", "websockets-sansio", "--log-level", "warning"]
-    server = spawn(command, env, tmp / "server.log")
+    server = spawn(uvicorn_command(port), env, tmp / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:
         await ready(base, server)

@@ -88,10 +88,11 @@ async def start_server_process(
     return server
 
 
-def _spawn(port: int, env: dict[str, str], var_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    var_dir.mkdir(parents=True, exist_ok=True)
-    command = [
+def uvicorn_command(port: int, python_args: list[str] | None = None) -> list[str]:
+    """The command line of an app server process on ``port`` (settings from the environment)."""
+    return [
         sys.executable,
+        *(python_args or []),
         "-m",
         "uvicorn",
         "server.app:create_app",
@@ -105,5 +106,10 @@ def _spawn(port: int, env: dict[str, str], var_dir: Path, log_path: Path) -> sub
         "--log-level",
         "warning",
     ]
+
+
+def _spawn(port: int, env: dict[str, str], var_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    command = uvicorn_command(port)
     with log_path.open("ab") as log:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
