@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import server.db.models  # noqa: F401  (registers every table)
 from server.db.base import Base
 from server.db.engine import make_engine
+from server.db.migrate import include_object
 from server.settings import Settings
 
 config = context.config
@@ -26,6 +27,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from server.db.base import Base
 from server.db.engine import make_engine
-from server.db.migrate import downgrade, upgrade
+from server.db.migrate import downgrade, include_object, upgrade
 from tests.support.databases import create_pg_database, drop_pg_database, pg_admin_url
 
 
@@ -24,7 +24,11 @@ async def _diff_and_tables(url: str) -> tuple[list[object], set[str]]:
             def run(sync_conn: object) -> tuple[list[object], set[str]]:
                 ctx = MigrationContext.configure(
                     sync_conn,  # type: ignore[arg-type]
-                    opts={"compare_type": True, "target_metadata": Base.metadata},
+                    opts={
+                        "compare_type": True,
+                        "target_metadata": Base.metadata,
+                        "include_object": include_object,
+                    },
                 )
                 return compare_metadata(ctx, Base.metadata), set(inspect(sync_conn).get_table_names())  # type: ignore[arg-type]
 

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Objects the migrations create by hand that the models cannot declare: SQLite's FTS5 table
+# (and its shadow tables) and PostgreSQL's full-text expression index (server/search.py).
+UNMANAGED_TABLES = frozenset(
+    {"search_fts"} | {f"search_fts_{s}" for s in ("data", "idx", "content", "docsize", "config")}
+)
+UNMANAGED_INDEXES = frozenset({"ix_search_entries_fts"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Autogenerate's filter: leave the hand-made search objects alone."""
+    if type_ == "table" and name in UNMANAGED_TABLES:
+        return False
+    return not (type_ == "index" and name in UNMANAGED_INDEXES)
 
 
 def alembic_config(database_url: str) -> Config:

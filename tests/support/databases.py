@@ -73,3 +73,4 @@ async def truncate_all(db: Database) -> None:
         else:
             for name in tables:
                 await s.execute(text(f"DELETE FROM {name}"))
+            await s.execute(text("DELETE FROM search_fts"))  # server/search.py

@@ -9,6 +9,7 @@ from server.db.models.documents import (  # noqa: F401
     EditPolicy,
     MeetingDocument,
 )
+from server.db.models.files import StoredFile
 from server.db.models.meeting_log import MeetingEvent
 from server.db.models.meetings import (
     AdmissionPolicy,
@@ -18,7 +19,14 @@ from server.db.models.meetings import (
     MeetingGuest,
     MeetingStatus,
 )
+from server.db.models.notifications import (  # noqa: F401
+    EmailMode,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
 from server.db.models.outbox import OutboxMessage
+from server.db.models.plans import PlanRow, PlanRowSource, PlanRowStatus, WorkPlan  # noqa: F401
 from server.db.models.polls import Ballot, Poll, PollParticipation, SecretTally  # noqa: F401
 from server.db.models.protocols import (  # noqa: F401
     MeetingProtocol,
@@ -27,6 +35,7 @@ from server.db.models.protocols import (  # noqa: F401
     ProtocolStatus,
     ProtocolVersion,
 )
+from server.db.models.search import SearchEntry
 
 __all__ = [
     "AdmissionPolicy",
@@ -43,5 +52,7 @@ __all__ = [
     "OutboxMessage",
     "QuorumRule",
     "Role",
+    "SearchEntry",
+    "StoredFile",
     "User",
 ]
