@@ -113,7 +113,7 @@ def _matching(dialect: str, query: str) -> Select[Any]:
     """A Select of (SearchEntry.id, rank) for entries matching ``query``; better rank = larger."""
     if dialect == "sqlite":
         expr = _fts_query(query) or '""'
-        stmt: Select[Any] = (
+        stmt: Select[Any] = (  # type: ignore[assignment]
             select(
                 literal_column("search_fts.rowid").label("id"),
                 (-literal_column("bm25(search_fts)")).label("rank"),
