@@ -113,15 +113,13 @@ def _matching(dialect: str, query: str) -> Select[Any]:
     """A Select of (SearchEntry.id, rank) for entries matching ``query``; better rank = larger."""
     if dialect == "sqlite":
         expr = _fts_query(query) or '""'
-        stmt: Select[Any] = (  # type: ignore[assignment]
-            select(
-                literal_column("search_fts.rowid").label("id"),
-                (-literal_column("bm25(search_fts)")).label("rank"),
-            )
+        rowid: Any = literal_column("search_fts.rowid")
+        bm25: Any = literal_column("bm25(search_fts)")
+        return (
+            select(rowid.label("id"), (-bm25).label("rank"))
             .select_from(text("search_fts"))
             .where(text("search_fts MATCH :q").bindparams(q=expr))
         )
-        return stmt
     tsq = func.websearch_to_tsquery(text("'russian'"), query[:MAX_QUERY_CHARS])
     doc: Any = literal_column(_PG_DOC)
     return select(SearchEntry.id.label("id"), func.ts_rank(doc, tsq).label("rank")).where(doc.op("@@")(tsq))
