@@ -11,6 +11,7 @@ from server.domain.associations import association_overview, list_user_associati
 from server.domain.meetings import upcoming_meetings
 from server.domain.protocols import association_protocols
 from server.web.auth import current_user
+from server.web.panels import load_panels
 from server.web.routes.accounts import take_flash
 from server.web.templating import render
 
@@ -22,13 +23,19 @@ async def home(request: Request) -> Response:
     async with request.app.state.runtime.db.read() as s:
         cards = await list_user_associations(s, user)
         upcoming = await upcoming_meetings(s, user)
-    return render(request, "home.html", {"cards": cards, "upcoming": upcoming, "flash": take_flash(request)})
+        panels = await load_panels(s, "home", user, None)
+    return render(
+        request,
+        "home.html",
+        {"cards": cards, "upcoming": upcoming, "flash": take_flash(request), "panels": panels},
+    )
 
 
 async def association_page(request: Request) -> Response:
     async with request.app.state.runtime.db.read() as s:
         overview = await association_overview(s, current_user(request), request.path_params["id"])
         protocols = await association_protocols(s, overview.association.id)
+        panels = await load_panels(s, "association", current_user(request), overview.association)
     return render(
         request,
         "associations/detail.html",
@@ -37,6 +44,7 @@ async def association_page(request: Request) -> Response:
             "roles": [r.value for r in Role],
             "flash": take_flash(request),
             "protocols": protocols,
+            "panels": panels,
         },
     )
 

@@ -36,6 +36,7 @@ from server.web.auth import current_user, request_locale
 from server.web.error_handlers import error_response, wants_json
 from server.web.forms import read_form
 from server.web.meeting_form import blank_form, form_from_meeting, form_from_values, parse_meeting_form
+from server.web.panels import load_panels
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
 
@@ -157,6 +158,8 @@ async def meeting_page(request: Request) -> Response:
         protocol = await s.scalar(
             select(MeetingProtocol).where(MeetingProtocol.meeting_id == view.meeting.id)
         )
+        panels = await load_panels(s, "meeting", current_user(request), view.meeting)
+        aside_panels = await load_panels(s, "meeting_aside", current_user(request), view.meeting)
     public_url = request.app.state.settings.public_url
     return render(
         request,
@@ -167,6 +170,8 @@ async def meeting_page(request: Request) -> Response:
             "transcript": transcript,
             "protocol": protocol,
             "guest_link": guest_url(public_url, view.meeting) if view.can_moderate else "",
+            "panels": panels,
+            "aside_panels": aside_panels,
             "flash": take_flash(request),
         },
     )
