@@ -156,3 +156,21 @@ def test_charts_escape_labels() -> None:
     svg = bar_chart(["<script>alert(1)</script>", "Октябрь"], [3, 4], title="Посещаемость").decode()
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "Октябрь" in svg
     assert bar_chart(["a"], [0], fmt="png").startswith(b"\x89PNG")
+
+
+def test_documents_carry_chart_images() -> None:
+    import docx  # python-docx
+    from pypdf import PdfReader
+
+    from server.protocols import render_docx, render_html, render_pdf, render_text
+    from server.protocols.layout import Block
+
+    png = bar_chart(["Сентябрь", "Октябрь"], [3, 4], fmt="png")
+    blocks = [Block("heading", "АНАЛИЗ"), Block("image", "Рис. 1. Посещаемость", image=png, width_mm=120)]
+    assert "[Рис. 1. Посещаемость]" in render_text(blocks)
+    assert 'src="data:image/png;base64,' in render_html(blocks, title="Анализ")
+    d = docx.Document(io.BytesIO(render_docx(blocks)))
+    assert len(d.inline_shapes) == 1
+    pdf = PdfReader(io.BytesIO(render_pdf(blocks, title="Анализ")))
+    assert pdf.metadata is not None and pdf.metadata.title == "Анализ"
+    assert len(pdf.pages[0].images) == 1

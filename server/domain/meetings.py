@@ -38,6 +38,7 @@ from server.domain.associations import (
     can_manage_association,
     get_association,
 )
+from server.domain.meeting_hooks import MeetingChange, meeting_changed
 from server.domain.permissions import (
     can_join_meeting,
     is_meeting_moderator,
@@ -253,6 +254,7 @@ async def create_meeting(
     for position, row in enumerate(data.agenda, start=1):
         session.add(_agenda_item(meeting.id, position, row))
     await session.flush()
+    await meeting_changed(session, meeting, MeetingChange("created", actor))
     return meeting
 
 
@@ -276,6 +278,7 @@ async def update_meeting(
     if meeting.status != MeetingStatus.scheduled:
         raise MeetingNotEditable()
     await _check_people(session, meeting.association_id, data)
+    previous = MeetingChange("updated", user, meeting.starts_at, meeting.ends_at)
     _apply(meeting, data)
     existing = list(meeting.agenda)
     for item in existing[len(data.agenda) :]:
@@ -292,6 +295,7 @@ async def update_meeting(
         else:
             meeting.agenda.append(_agenda_item(meeting.id, position, row))
     await session.flush()
+    await meeting_changed(session, meeting, previous)
     return meeting
 
 
@@ -304,6 +308,7 @@ async def cancel_meeting(session: AsyncSession, user: User | None, meeting_id: i
         raise MeetingNotCancellable()
     meeting.status = MeetingStatus.cancelled
     await session.flush()
+    await meeting_changed(session, meeting, MeetingChange("cancelled", user))
     return meeting
 
 

@@ -235,6 +235,7 @@ async def end_meeting(
 ) -> list[LoggedEvent]:
     """Closes open polls, the current agenda item and the floor, then ends the meeting and
     queues the protocol's draft (a durable job, once per meeting) in the same transaction."""
+    from server.domain.meeting_hooks import MeetingChange, meeting_changed
     from server.domain.poll_closing import close_open_polls
     from server.domain.protocols import enqueue_assembly
 
@@ -253,4 +254,5 @@ async def end_meeting(
     meeting.ended_at = now
     ended = await append_events(session, meeting.id, items, at=now)
     await enqueue_assembly(session, meeting.id)
+    await meeting_changed(session, meeting, MeetingChange("ended", None))
     return closed + ended

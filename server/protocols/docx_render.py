@@ -10,6 +10,7 @@ lines; the document skeleton (styles, page setup, table style) still comes from 
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,6 +144,11 @@ def build_docx(blocks: Sequence[Block]) -> Any:
             add(_para(b.right, align="right"))
         elif b.kind == "table":
             _grid(document, b.rows)
+        elif b.kind == "image":
+            document.add_picture(io.BytesIO(b.image), width=Mm(min(b.width_mm, 180)))
+            document.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+            if b.text:
+                add(_para(b.text, align="center", half_points=22))
         else:
             add(_para(b.text, bold=b.bold))
     return document

@@ -14,7 +14,9 @@ from typing import Literal
 from server.protocols import russian as ru
 from server.protocols.model import Decision, Item, PollReport, Protocol, Speech
 
-BlockKind = Literal["text", "heading", "requisites", "signature", "table", "break", "gap", "attachment_mark"]
+BlockKind = Literal[
+    "text", "heading", "requisites", "signature", "table", "break", "gap", "attachment_mark", "image"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,8 @@ class Block:
     right: str = ""  # requisites: the place; signature: the name
     rows: tuple[tuple[str, ...], ...] = ()  # table: the first row is the header
     bold: bool = False
+    image: bytes = b""  # image: PNG bytes (e.g. server.charts.bar_chart(..., fmt="png")); text = caption
+    width_mm: float = 160.0  # image: the printed width
 
 
 def _t(text: str, bold: bool = False) -> Block:

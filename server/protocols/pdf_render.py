@@ -17,9 +17,19 @@ from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from server.protocols.layout import Block
 
@@ -110,7 +120,7 @@ def _grid(rows: Sequence[Sequence[str]], width: float) -> Table:
     return Table(data, colWidths=[s * width for s in shares], repeatRows=1, splitInRow=1, style=_GRID)
 
 
-def build_pdf(blocks: Sequence[Block]) -> bytes:
+def build_pdf(blocks: Sequence[Block], *, title: str = "Протокол") -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -119,7 +129,7 @@ def build_pdf(blocks: Sequence[Block]) -> bytes:
         rightMargin=10 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
-        title="Протокол",
+        title=title,
         lang="ru",
     )
     width = doc.width
@@ -155,6 +165,13 @@ def build_pdf(blocks: Sequence[Block]) -> bytes:
             story.append(Paragraph(markup, _styles()["right"]))
         elif b.kind == "table":
             story.append(_grid(b.rows, width))
+        elif b.kind == "image":
+            reader = ImageReader(io.BytesIO(b.image))
+            w_px, h_px = reader.getSize()
+            w = min(b.width_mm * mm, width)
+            story.append(Image(io.BytesIO(b.image), width=w, height=w * h_px / max(w_px, 1)))
+            if b.text:
+                story.append(_p(b.text, "cell"))
         else:
             story.append(_p(b.text, "bold" if b.bold else "body"))
     flush_signatures()

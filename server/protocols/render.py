@@ -6,6 +6,7 @@ in HTML; DOCX and PDF never interpret text as markup.
 
 from __future__ import annotations
 
+import base64
 import io
 from html import escape
 
@@ -41,6 +42,8 @@ def render_text(protocol: Protocol | list[Block]) -> str:
             lines += [b.text, b.right]
         elif b.kind == "table":
             lines += [" | ".join(row) for row in b.rows]
+        elif b.kind == "image":
+            lines.append(f"[{b.text}]" if b.text else "[…]")
         else:
             lines.append(b.text)
     while lines and lines[-1] == "":
@@ -62,10 +65,12 @@ CSS = f"""
 .protocol .grid {{ border-collapse: collapse; font-size: 11pt; width: 100%; }}
 .protocol .grid td, .protocol .grid th {{ border: 1px solid #000; padding: 2px 4px; vertical-align: top; }}
 .protocol .pb {{ break-before: page; }}
+.protocol .fig {{ margin: 0.5em 0; text-align: center; }}
+.protocol .fig figcaption {{ font-size: 11pt; }}
 """
 
 
-def render_html(protocol: Protocol | list[Block], *, document: bool = True) -> str:
+def render_html(protocol: Protocol | list[Block], *, document: bool = True, title: str = "Протокол") -> str:
     """The protocol as HTML; ``document=False`` gives the fragment for the app page."""
     out = ['<div class="protocol">']
     signatures: list[Block] = []
@@ -96,6 +101,12 @@ def render_html(protocol: Protocol | list[Block], *, document: bool = True) -> s
             )
         elif b.kind == "attachment_mark":
             out.append(f'<p class="mark">{escape(b.text)}<br>{escape(b.right)}</p>')
+        elif b.kind == "image":
+            data = base64.b64encode(b.image).decode()
+            out.append(
+                f'<figure class="fig"><img src="data:image/png;base64,{data}" alt="{escape(b.text)}" '
+                f'style="max-width:{b.width_mm:g}mm;width:100%"><figcaption>{escape(b.text)}</figcaption></figure>'
+            )
         elif b.kind == "table":
             head, *table_rows = b.rows
             cells = "".join(f"<th>{escape(c)}</th>" for c in head)
@@ -114,16 +125,16 @@ def render_html(protocol: Protocol | list[Block], *, document: bool = True) -> s
     if not document:
         return body
     return (
-        '<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>Протокол</title>'
+        f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
     )
 
 
 # --- PDF (ReportLab) --------------------------------------------------------------------------
-def render_pdf(protocol: Protocol | list[Block]) -> bytes:
+def render_pdf(protocol: Protocol | list[Block], *, title: str = "Протокол") -> bytes:
     from server.protocols.pdf_render import build_pdf
 
-    return build_pdf(_blocks(protocol))
+    return build_pdf(_blocks(protocol), title=title)
 
 
 # --- DOCX (python-docx) -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from server.db.models.documents import (  # noqa: F401
     MeetingDocument,
 )
 from server.db.models.files import StoredFile
+from server.db.models.library import LibraryDocument, LibraryKind, LibraryVersion  # noqa: F401
 from server.db.models.meeting_log import MeetingEvent
 from server.db.models.meetings import (
     AdmissionPolicy,
