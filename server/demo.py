@@ -6,6 +6,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.engine import Database
 from server.db.models import (
@@ -33,6 +34,86 @@ DEMO_SCHOOLS = [
     ("МБОУ «Средняя общеобразовательная школа № 1»", "Кострома"),
     ("МОУ «Гимназия № 15»", "Шарья"),
 ]
+
+
+async def _seed_year(
+    s: AsyncSession, settings: Settings, assoc: Association, people: list[User], meeting: Meeting
+) -> None:
+    """The year around the meetings: a plan, a published resource, an announcement, a topic."""
+    from server.domain.announcements import post_announcement
+    from server.domain.plans import add_plan_row, current_school_year, get_or_create_plan
+    from server.domain.resources import create_resource
+    from server.domain.topics import propose_topic
+
+    methodist, teacher = people[0], people[1]
+    year = current_school_year()
+    plan = await get_or_create_plan(s, assoc.id, year)
+    plan.theme = "Формирование функциональной грамотности обучающихся на уроках математики"
+    plan.goal = "Повышение профессиональной компетентности учителей математики региона"
+    plan.tasks = (
+        "Изучить опыт коллег по формированию математической грамотности\n"
+        "Провести серию практических семинаров\n"
+        "Пополнить базу методических ресурсов"
+    )
+    row = await add_plan_row(
+        s,
+        assoc.id,
+        year,
+        topic=meeting.title,
+        questions="О плане работы СМО на учебный год\nЗадачи на функциональную грамотность в 7–9 классах",
+        form="Заседание",
+        planned_date=meeting.starts_at.date(),
+        responsible=methodist.short_name,
+    )
+    row.meeting_id = meeting.id
+    await add_plan_row(
+        s,
+        assoc.id,
+        year,
+        topic="Круглый стол «Оценивание без отметок»",
+        form="Круглый стол",
+        dates_text="март",
+    )
+    await add_plan_row(
+        s,
+        assoc.id,
+        year,
+        topic="Мастер-класс «Цифровые инструменты учителя»",
+        form="Мастер-класс",
+        dates_text="апрель",
+    )
+    await create_resource(
+        s,
+        settings,
+        association_id=assoc.id,
+        user=methodist,
+        title="Открытый банк заданий по функциональной грамотности",
+        description="Задания для уроков математики 5–9 классов: чтение таблиц, графиков, расчёты в жизненных ситуациях.",
+        subject="Математика",
+        grades=[5, 6, 7, 8, 9],
+        kind="didactic",
+        tags=["функциональная грамотность", "PISA"],
+        link="https://fg.resh.edu.ru/",
+        publish=True,
+    )
+    await post_announcement(
+        s,
+        settings,
+        methodist,
+        assoc.id,
+        title="Заседание СМО завтра в 15:00",
+        text=(
+            "Коллеги, напоминаем: завтра заседание «Функциональная грамотность на уроках математики». "
+            "Зарегистрируйтесь на странице заседания и подготовьте вопросы."
+        ),
+    )
+    await propose_topic(
+        s,
+        teacher,
+        assoc.id,
+        title="Подготовка к ОГЭ: разбор типичных ошибок",
+        rationale="Многие коллеги просят обсудить задания второй части и критерии оценивания.",
+    )
 
 
 async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
@@ -107,6 +188,8 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                         planned_minutes=minutes,
                     )
                 )
+            await s.flush()
+            await _seed_year(s, settings, assoc, people, meeting)
         return True
     finally:
         await db.dispose()

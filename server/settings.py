@@ -43,8 +43,15 @@ class Settings(BaseSettings):
 
     # WebRTC: comma-separated STUN/TURN URLs of the operator; empty = host candidates only.
     ice_servers: list[str] = Field(default_factory=list)
+    # Media placement (with Redis): this node's id (default: host-pid-random) and the URL under
+    # which it is reachable; a dead node's meetings move after media_placement_ttl seconds.
+    media_node_id: str | None = None
+    media_public_url: str | None = None
+    media_placement_ttl: float = Field(default=15.0, ge=1.0, le=600.0)
 
     upload_max_bytes: int = 20 * 1024 * 1024
+    # Minutes before a meeting's start at which its registrants get the reminder e-mail.
+    reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

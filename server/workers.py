@@ -39,6 +39,9 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 
 def _load_handlers() -> None:
     # Importing the modules registers their handlers.
+    import server.domain.feedback
+    import server.domain.notifications
+    import server.domain.preparation
     import server.domain.protocols
     import server.mail.sender  # noqa: F401
 

@@ -63,3 +63,12 @@ async def test_failed_delivery_is_retried_later(server: LiveServer, inbox: Inbox
         assert row.status == "pending"
         assert "no handler" in row.last_error
         assert row.next_attempt_at > row.created_at
+
+
+async def test_long_russian_subject_keeps_its_spaces(server: LiveServer, inbox: Inbox) -> None:
+    subject = "Информационное письмо: заседание «Функциональная грамотность на уроках математики», 17 декабря"
+    async with server.runtime.db.transaction() as s:
+        await enqueue_mail(s, "subject-test", Mail(to="u@example.org", subject=subject, text="Текст"))
+    wake_outbox(server.runtime)
+    await wait_for(lambda: len(inbox.messages) >= 1, 10, what="mail delivered")
+    assert str(inbox.messages[0]["Subject"]) == subject

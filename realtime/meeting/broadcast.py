@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from realtime.meeting import fast_send
 from server.domain.meeting_log import LoggedEvent
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Broadcaster:
     def __init__(self, sio: socketio.AsyncServer, via_redis: bool) -> None:
         self.sio = sio
         self.via_redis = via_redis
+        self.fast = fast_send.install()
 
     async def emit(self, event: str, data: Any, to: str | list[str], skip_sid: str | None = None) -> None:
         if self.via_redis:
@@ -62,31 +64,45 @@ class Broadcaster:
             await self.sio.manager._publish(message)
         else:
             try:
-                self._fan_out(event, data, to, skip_sid)
+                self.fan_out(event, data, to, skip_sid)
             except Exception:  # python-socketio internals changed: take the public path
                 log.exception("direct fan-out failed; falling back to sio.emit")
                 await self.sio.emit(event, data, to=to, skip_sid=skip_sid)
 
-    def _fan_out(self, event: str, data: Any, to: str | list[str], skip_sid: str | None) -> None:
-        """What ``sio.emit`` does for local recipients, minus a task per recipient: encode the
-        packet once and put it on each connection's send queue (the connection's writer task
-        sends it). Without Redis every recipient is local; the emit stays in seq order because
-        the queues are filled synchronously, under the meeting's lock."""
+    def fan_out(self, event: str, data: Any, to: str | list[str], skip_sid: str | None) -> None:
+        """What ``sio.emit`` does for local recipients, minus the per-recipient work: encode the
+        packet once, build its WebSocket frame once, and write it straight to each connection
+        whose writer is idle (realtime/meeting/fast_send.py); other connections get it on their
+        send queue as before. The emit stays in seq order because it runs synchronously, under
+        the meeting's lock (or, with Redis, in the channel's order)."""
         sio: Any = self.sio
         encoded = sio.packet_class(sio_packet.EVENT, namespace="/", data=[event, data]).encode()
         frames = [
             eio_packet.Packet(eio_packet.MESSAGE, p)
             for p in (encoded if isinstance(encoded, list) else [encoded])
         ]
+        # The common case (one text packet, fast path installed): one WebSocket frame for all.
+        direct = (
+            fast_send.text_frame(frames[0].encode())
+            if self.fast and len(frames) == 1 and isinstance(frames[0].data, str)
+            else None
+        )
         sockets = sio.eio.sockets
+        direct_count = queued_count = 0
         for sid, eio_sid in sio.manager.get_participants("/", to):
             if sid == skip_sid:
                 continue
             socket = sockets.get(eio_sid)
             if socket is None or socket.closed:
                 continue
+            if direct is not None and fast_send.try_write(socket, direct):
+                direct_count += 1
+                continue
+            queued_count += 1
             for frame in frames:
                 socket.queue.put_nowait(frame)
+        fast_send.COUNTERS["direct"] += direct_count
+        fast_send.COUNTERS["queued"] += queued_count
 
     async def events(self, meeting_id: int, events: list[LoggedEvent], skip_sid: str | None = None) -> None:
         for event in events:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime.meeting.broadcast import Broadcaster, meeting_room, participant_room
+from realtime.meeting.broadcast import CHANNEL_HOST_ID, Broadcaster, meeting_room, participant_room
 from realtime.meeting.presence import Presence
 from server.db.models import Meeting
 from server.domain import room as room_domain
@@ -198,6 +198,19 @@ class RoomService:
                 if waiter is not None:
                     waiter.set()
                 return
+            if (
+                message.get("host_id") == CHANNEL_HOST_ID
+                and message.get("callback") is None
+                and isinstance(room, (str, list))
+            ):
+                # Our room broadcast: deliver to the local connections by the same fast fan-out
+                # as without Redis (synchronously, so the channel's order is kept).
+                data = message.get("data") or [None]
+                try:
+                    self.broadcaster.fan_out(message["event"], data[0], room, message.get("skip_sid"))
+                    return
+                except Exception:
+                    log.exception("direct fan-out failed; falling back to the manager")
             await original(message)
 
         manager._handle_emit = handle_emit

@@ -43,6 +43,7 @@ from server.domain.protocols import (
     start_review,
     version_model,
 )
+from server.domain.search_index import protocol_approved
 from server.errors import Conflict, NotFound
 from server.mail.outbox import Attachment, Mail, enqueue_mail
 from server.protocols import (
@@ -341,6 +342,7 @@ async def approve_and_mail(runtime: Runtime, user: User | None, protocol_id: int
                     raise ProtocolChanged()
                 row, _ = await _load(s, protocol_id)
                 await queue_mailing(s, row, version, model, files)
+                await protocol_approved(s, row, version, model)  # search index + notifications
         except ProtocolChanged:
             continue  # the draft changed between rendering and approval: render again
         wake_outbox(runtime)

@@ -231,6 +231,9 @@ async def start_review(
     if row.status == ProtocolStatus.approved:
         raise ProtocolNotEditable()
     row.status, row.review_until = ProtocolStatus.review, until
+    from server.domain.search_index import protocol_review_opened  # members are notified
+
+    await protocol_review_opened(session, row)
     return row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("smo.mail")
 
 
+class _Rfc2047Subject(str):
+    """A subject folded by ``email.header.Header``, which keeps every space inside the encoded
+    words. (The default policy's folder puts a space *between* two encoded words when it splits
+    a long Cyrillic subject there, and RFC 2047 readers drop such spaces: «письмо: заседание»
+    arrived as «письмо:заседание».) The policy calls ``fold`` for objects that carry a ``name``."""
+
+    name = "Subject"
+
+    def fold(self, *, policy: Any) -> str:
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
 def build_message(sender: str, payload: dict[str, Any]) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = payload["to"]
-    msg["Subject"] = payload["subject"]
+    subject = str(payload["subject"])
+    msg["Subject"] = subject if subject.isascii() else _Rfc2047Subject(subject)
     msg["Message-ID"] = make_msgid(domain="smo.local")
     for key, value in (payload.get("headers") or {}).items():
         msg[key] = value

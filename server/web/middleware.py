@@ -41,6 +41,11 @@ class CurrentUserMiddleware:
             user = await db.get(User, uid)
         if user is None or not user.is_active or user.session_version != session.get("sv"):
             return None
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            from server.domain.notifications import unread_count  # the header's bell: one COUNT
+
+            async with runtime.db.read() as db:
+                scope["unread_notifications"] = await unread_count(db, user.id)
         return user
 
 

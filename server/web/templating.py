@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from server.domain.announcements import linkify
 from server.i18n import translate
 from server.web.auth import csrf_token, request_locale
 
@@ -48,6 +49,7 @@ def make_environment() -> Environment:
     )
     env.filters["local_time"] = local_time
     env.filters["long_date"] = long_date
+    env.filters["linkify"] = linkify  # plain text with safe http(s) links (announcements)
     return env
 
 
@@ -70,6 +72,8 @@ def render(
         "csrf_input": csrf_input,
         "csrf_token": csrf_token(request),
         "user": request.scope.get("user"),
+        # Unread notifications of the logged-in user (one COUNT, CurrentUserMiddleware).
+        "unread_notifications": request.scope.get("unread_notifications", 0),
     }
     if context:
         ctx.update(context)

@@ -1,7 +1,21 @@
 """All models, imported here so that metadata (and Alembic) sees every table."""
 
 from server.db.models.accounts import Organisation, User
+from server.db.models.analysis import AnnualAnalysis  # noqa: F401
+from server.db.models.announcements import Announcement, AnnouncementFile  # noqa: F401
 from server.db.models.associations import Association, Invitation, Membership, QuorumRule, Role
+from server.db.models.competitions import (  # noqa: F401
+    Competition,
+    CompetitionCriterion,
+    CompetitionEntry,
+    CompetitionJuror,
+    CompetitionScore,
+)
+from server.db.models.consultations import (  # noqa: F401
+    ConsultationAnswer,
+    ConsultationExpert,
+    ConsultationQuestion,
+)
 from server.db.models.documents import (  # noqa: F401
     DocSnapshot,
     DocumentKind,
@@ -29,6 +43,14 @@ from server.db.models.notifications import (  # noqa: F401
 from server.db.models.outbox import OutboxMessage
 from server.db.models.plans import PlanRow, PlanRowSource, PlanRowStatus, WorkPlan  # noqa: F401
 from server.db.models.polls import Ballot, Poll, PollParticipation, SecretTally  # noqa: F401
+from server.db.models.preparation import (  # noqa: F401
+    LetterReason,
+    MaterialKind,
+    MeetingLetter,
+    MeetingMaterial,
+    MeetingRegistration,
+)
+from server.db.models.profiles import MemberProfile, ProfileCourse, QualificationCategory  # noqa: F401
 from server.db.models.protocols import (  # noqa: F401
     MeetingProtocol,
     ProtocolEdit,
@@ -36,7 +58,23 @@ from server.db.models.protocols import (  # noqa: F401
     ProtocolStatus,
     ProtocolVersion,
 )
+from server.db.models.questionnaires import (  # noqa: F401
+    Question,
+    Questionnaire,
+    QuestionnaireAnswer,
+    QuestionnaireAuthor,
+    QuestionnaireParticipant,
+    QuestionnaireResponse,
+)
+from server.db.models.resources import (  # noqa: F401
+    Resource,
+    ResourceGrade,
+    ResourceKind,
+    ResourceStatus,
+    ResourceTag,
+)
 from server.db.models.search import SearchEntry
+from server.db.models.topics import TopicProposal, TopicStatus, TopicSupport  # noqa: F401
 
 __all__ = [
     "AdmissionPolicy",
