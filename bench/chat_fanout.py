@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import socketio
+from _sio import RawClient
+from _sio import session as http_session
 
 from server.db.engine import Database
 from server.db.migrate import upgrade_async
@@ -93,81 +95,40 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Receiver:
-    """A minimal Socket.IO client over one raw WebSocket (aiohttp), used for both servers.
+    """One participant on the light client of bench/_sio.py: it reads the send time out of
+    each chat event without decoding the rest."""
 
-    The python-socketio client costs the load generator about as much CPU per received
-    message as the server spends per delivery, and the 300 clients share this machine's two
-    cores with the server: its queueing then dominated the measured latency (bare p99 ≈ 80 ms
-    with the python-socketio client). This client speaks just enough of Engine.IO v4 /
-    Socket.IO v5 (open, namespace connect, ping/pong, events, acks) and reads the timestamp out
-    of each chat event without decoding the rest.
-    """
-
-    def __init__(self, url: str, cookie: str | None, session: aiohttp.ClientSession) -> None:
-        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.cookie = cookie
-        self.session = session
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
+    def __init__(self, url: str, cookie: str | None, http: aiohttp.ClientSession) -> None:
+        self.client = RawClient(url, cookie, http, self._on_event)
         self.latencies: list[float] = []
         self.warm = False
-        self._acks: dict[int, asyncio.Future[Any]] = {}
-        self._next_id = 0
-        self._connected = asyncio.Event()
-        self._reader: asyncio.Task[None] | None = None
+
+    def _on_event(self, text: str) -> None:
+        i = text.find('"text":"t=')
+        if i >= 0:
+            j = text.index('"', i + 10)
+            self.latencies.append(time.time() - float(text[i + 10 : j]))
+        elif '"text":"warm-up"' in text:
+            self.warm = True
 
     async def connect(self) -> None:
-        headers = {"Cookie": f"smo_session={self.cookie}"} if self.cookie else {}
-        self.ws = await self.session.ws_connect(self.url, headers=headers, max_msg_size=0, autoping=True)
-        self._reader = asyncio.create_task(self._read())
-        await self.ws.send_str("40")
-        await asyncio.wait_for(self._connected.wait(), 60)
-
-    async def _read(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            text: str = msg.data
-            if text.startswith('42["event"'):
-                i = text.find('"text":"t=')
-                if i >= 0:
-                    j = text.index('"', i + 10)
-                    self.latencies.append(time.time() - float(text[i + 10 : j]))
-                elif '"text":"warm-up"' in text:
-                    self.warm = True
-            elif text.startswith("43"):
-                k = text.index("[")
-                fut = self._acks.pop(int(text[2:k]), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(json.loads(text[k:])[0])
-            elif text == "2":
-                await self.ws.send_str("3")
-            elif text.startswith("40"):
-                self._connected.set()
+        await self.client.connect()
 
     async def call(self, event: str, data: Any, timeout: float = 60) -> Any:
-        assert self.ws is not None
-        self._next_id += 1
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._acks[self._next_id] = fut
-        await self.ws.send_str(f"42{self._next_id}" + json.dumps([event, data], ensure_ascii=False))
-        return await asyncio.wait_for(fut, timeout)
+        return await self.client.call(event, data, timeout)
 
     async def join(self, meeting_id: int) -> None:
         ack = await self.call("join", {"meeting_id": meeting_id}, timeout=120)
         assert ack["ok"] and ack["status"] == "in", ack
 
     async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+        await self.client.close()
 
 
 async def run_load(
     url: str, cookies: list[str | None], meeting_id: int | None, pid: int, args: Any
 ) -> dict[str, Any]:
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))  # 300 WebSockets at once
+    session = http_session()
     clients = [Receiver(url, c, session) for c in cookies]
     for i in range(0, len(clients), BATCH):
         await asyncio.gather(*(c.connect() for c in clients[i : i + BATCH]))

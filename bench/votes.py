@@ -1,8 +1,8 @@
 """Benchmark: N participants (default 300) vote in one burst; the tally must be exact.
 
 The server runs as a child process (``smo serve``) on a fresh database (SQLite by default,
-PostgreSQL with --database-url); N real python-socketio clients (WebSocket) join one live
-meeting in this process. A moderator opens a decision poll; every participant votes at once,
+PostgreSQL with --database-url); N clients (WebSocket, the light Socket.IO client of bench/_sio.py)
+join one live meeting in this process. A moderator opens a decision poll; every participant votes at once,
 and a share of them re-send the same vote at the same moment (a retry must not count twice).
 Figures: burst duration and ack latency, then the time from the moderator's close to the
 result reaching every client (goal: < 500 ms at 300). Ends with one JSON line.
@@ -28,7 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import socketio
+import aiohttp
+from _sio import RawClient, event_of
+from _sio import session as http_session
 
 from server.db.engine import Database
 from server.db.migrate import upgrade_async
@@ -50,33 +52,31 @@ def cookie_for(secret_key: str, user: User) -> str:
 
 
 class Voter:
-    def __init__(self, url: str, cookie: str) -> None:
-        self.url = url
-        self.cookie = cookie
-        self.sio = socketio.AsyncClient(reconnection=False)
+    """One participant on the light client of bench/_sio.py: only poll.opened / poll.closed
+    events are decoded."""
+
+    def __init__(self, url: str, cookie: str, http: aiohttp.ClientSession) -> None:
+        self.client = RawClient(url, cookie, http, self._on_event)
         self.events: dict[str, float] = {}
         self.result: dict[str, Any] | None = None
-        self.sio.on("event", self._on_event)
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        if event["type"] in ("poll.opened", "poll.closed") and event["type"] not in self.events:
+    def _on_event(self, text: str) -> None:
+        if '"type":"poll.opened"' not in text and '"type":"poll.closed"' not in text:
+            return
+        event = event_of(text)
+        if event["type"] not in self.events:
             self.events[event["type"]] = time.perf_counter()
             if event["type"] == "poll.closed":
                 self.result = event["payload"]["result"]
 
     async def start(self, meeting_id: int) -> None:
-        await self.sio.connect(
-            self.url,
-            headers={"Cookie": f"smo_session={self.cookie}"},
-            transports=["websocket"],
-            wait_timeout=30,
-        )
-        ack = await self.sio.call("join", {"meeting_id": meeting_id, "last_seq": 0}, timeout=60)
+        await self.client.connect(30)
+        ack = await self.client.call("join", {"meeting_id": meeting_id, "last_seq": 0}, timeout=60)
         assert ack["ok"] and ack["status"] == "in", ack
 
     async def call(self, name: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
         t0 = time.perf_counter()
-        ack = await self.sio.call(name, payload, timeout=120)
+        ack = await self.client.call(name, payload, timeout=120)
         return ack, time.perf_counter() - t0
 
 
@@ -129,7 +129,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server = await asyncio.create_subprocess_exec(*command, env=env)
     base = f"http://127.0.0.1:{port}"
     voters: list[Voter] = []
-    moderator = Voter(base, cookie_for(secret_key, chair))
+    http = http_session()
+    moderator = Voter(base, cookie_for(secret_key, chair), http)
     try:
         import httpx
 
@@ -142,7 +143,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         await wait_for(up, 30, 0.2, what="server up")
         await moderator.start(meeting_id)
-        voters = [Voter(base, cookie_for(secret_key, p)) for p in people]
+        voters = [Voter(base, cookie_for(secret_key, p), http) for p in people]
         t_join = time.perf_counter()
         for i in range(0, len(voters), 50):
             await asyncio.gather(*(v.start(meeting_id) for v in voters[i : i + 50]))
@@ -218,7 +219,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         return figures
     finally:
-        await asyncio.gather(*(v.sio.disconnect() for v in [moderator, *voters]), return_exceptions=True)
+        await asyncio.gather(*(v.client.close() for v in [moderator, *voters]), return_exceptions=True)
+        await http.close()
         server.send_signal(signal.SIGINT)  # a clean stop (the profile, if any, is written)
         await asyncio.wait_for(server.wait(), 60)
         if url.startswith("postgresql"):

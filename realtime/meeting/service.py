@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,14 @@ MAX_CACHED = 200
 FENCE_PREFIX = "fence:"
 FENCE_TIMEOUT = 10
 SWEEP_SECONDS = 30
+MAX_BATCH = 128  # actions per group commit
+
+
+@dataclass(slots=True)
+class _Queued:
+    action: Action[Any]
+    skip_sid: str | None
+    future: asyncio.Future[Outcome[Any]]
 
 
 class RoomService:
@@ -51,6 +60,8 @@ class RoomService:
         self._locks: dict[int, asyncio.Lock] = {}
         self._cache: dict[int, RoomState] = {}
         self._fences: dict[str, asyncio.Event] = {}
+        self._pending: dict[int, list[_Queued]] = {}  # actions waiting for the next group commit
+        self._drainers: dict[int, asyncio.Task[None]] = {}
         if runtime.redis is not None:
             self._install_fence()
 
@@ -121,9 +132,83 @@ class RoomService:
         skip_sid: str | None = None,
         after: Callable[[RoomState], Awaitable[None]] | None = None,
     ) -> Outcome[T]:
-        """Run ``action(session, exact_state)`` in one transaction; broadcast its events after
-        the commit, in order, before the lock is released. ``after(state)`` runs last, still
-        under the lock (e.g. to take a snapshot that no concurrent event can overtake)."""
+        """Run ``action(session, exact_state)`` durably; broadcast its events after the commit,
+        in order; return (so the caller acknowledges) only after both.
+
+        Group commit: actions that arrive for a meeting while its previous transaction is in
+        flight wait in a queue; the meeting's drainer then runs all of them in ONE transaction,
+        each inside its own SAVEPOINT (a failing action is rolled back alone and gets its own
+        error), folding each one's events into the state the next one sees. One commit (one
+        fsync on SQLite) then makes the whole batch durable; the events are broadcast in
+        sequence order and only then is anyone acknowledged. ``after(state)`` runs last, still
+        under the lock (e.g. a snapshot that no concurrent event can overtake): such actions
+        run alone."""
+        if after is not None:
+            return await self._commit_alone(meeting_id, action, skip_sid, after)
+        future: asyncio.Future[Outcome[Any]] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(meeting_id, []).append(_Queued(action, skip_sid, future))
+        if meeting_id not in self._drainers:
+            self._drainers[meeting_id] = asyncio.create_task(self._drain(meeting_id))
+        return await future
+
+    async def _drain(self, meeting_id: int) -> None:
+        """Run the meeting's queued actions, a batch per transaction, until none is left."""
+        try:
+            while queue := self._pending.get(meeting_id):
+                batch, self._pending[meeting_id] = queue[:MAX_BATCH], queue[MAX_BATCH:]
+                await self._run_batch(meeting_id, batch)
+        finally:
+            self._drainers.pop(meeting_id, None)
+            left = self._pending.pop(meeting_id, [])
+            for queued in left:  # only when the drainer itself was cancelled (shutdown)
+                if not queued.future.done():
+                    queued.future.set_exception(RuntimeError("room service stopped"))
+
+    async def _run_batch(self, meeting_id: int, batch: list[_Queued]) -> None:
+        done: list[tuple[_Queued, Outcome[Any]]] = []
+        try:
+            async with self.locked(meeting_id):
+                try:
+                    async with self.runtime.db.transaction() as session:
+                        meeting = await room_domain.lock_meeting(session, meeting_id)
+                        state = await self._exact(session, meeting)
+                        for queued in batch:
+                            try:
+                                async with session.begin_nested():
+                                    outcome = await queued.action(session, state)
+                            except Exception as exc:
+                                if not queued.future.done():
+                                    queued.future.set_exception(exc)
+                                continue
+                            for event in outcome.events:
+                                state.apply(event)  # the next action of the batch sees it
+                            done.append((queued, outcome))
+                except BaseException:
+                    # Nothing of the batch is durable: forget the fold that already holds it.
+                    self._cache.pop(meeting_id, None)
+                    raise
+                for queued, outcome in done:
+                    await self.broadcaster.events(meeting_id, outcome.events, queued.skip_sid)
+        except BaseException as exc:
+            for queued in batch:
+                if not queued.future.done():
+                    queued.future.set_exception(
+                        exc if isinstance(exc, Exception) else RuntimeError("room commit cancelled")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for queued, outcome in done:
+            if not queued.future.done():
+                queued.future.set_result(outcome)
+
+    async def _commit_alone(
+        self,
+        meeting_id: int,
+        action: Action[T],
+        skip_sid: str | None,
+        after: Callable[[RoomState], Awaitable[None]],
+    ) -> Outcome[T]:
         async with self.locked(meeting_id):
             async with self.runtime.db.transaction() as session:
                 meeting = await room_domain.lock_meeting(session, meeting_id)
@@ -131,13 +216,12 @@ class RoomService:
                 outcome = await action(session, state)
             self._advance(meeting_id, outcome.events)
             await self.broadcaster.events(meeting_id, outcome.events, skip_sid)
-            if after is not None:
-                cached = self._cache.get(meeting_id)
-                if cached is None or (outcome.events and cached.last_seq != outcome.events[-1].seq):
-                    async with self.runtime.db.read() as session:
-                        meeting = await room_domain.get_meeting(session, meeting_id)
-                        cached = await self._exact(session, meeting)
-                await after(cached)
+            cached = self._cache.get(meeting_id)
+            if cached is None or (outcome.events and cached.last_seq != outcome.events[-1].seq):
+                async with self.runtime.db.read() as session:
+                    meeting = await room_domain.get_meeting(session, meeting_id)
+                    cached = await self._exact(session, meeting)
+            await after(cached)
         return outcome
 
     # --- presence housekeeping --------------------------------------------------------------
