@@ -62,6 +62,7 @@ class RoomService:
         self._fences: dict[str, asyncio.Event] = {}
         self._pending: dict[int, list[_Queued]] = {}  # actions waiting for the next group commit
         self._drainers: dict[int, asyncio.Task[None]] = {}
+        self.stats = {"batches": 0, "actions": 0}  # group commits and the actions they carried
         if runtime.redis is not None:
             self._install_fence()
 
@@ -165,6 +166,8 @@ class RoomService:
                     queued.future.set_exception(RuntimeError("room service stopped"))
 
     async def _run_batch(self, meeting_id: int, batch: list[_Queued]) -> None:
+        self.stats["batches"] += 1
+        self.stats["actions"] += len(batch)
         done: list[tuple[_Queued, Outcome[Any]]] = []
         try:
             async with self.locked(meeting_id):
