@@ -18,3 +18,18 @@ async def inbound_totals(pcs: Iterable[RTCPeerConnection]) -> tuple[int, int]:
                         lost += max(st.packetsLost, 0)
                         received += st.packetsReceived
     return lost, received
+
+
+def enlarge_receive_buffers(pcs: Iterable[RTCPeerConnection], size: int = 1 << 20) -> None:
+    """Give the load generator's UDP sockets a browser-sized receive buffer (Chromium's RTP
+    sockets ask for about 1 MB; Linux's default 208 kB overflows when several publishers'
+    key frames reach one subscriber in the same millisecond on loopback)."""
+    import socket
+
+    for pc in pcs:
+        for t in pc.getTransceivers()[:1]:
+            connection = t.receiver.transport.transport._connection
+            for protocol in connection._protocols:
+                transport = protocol.transport
+                if transport is not None:
+                    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)

@@ -55,7 +55,7 @@ async def _serve(conn: Connection) -> None:
             conn.send(await room.offer(msg[1], msg[2], msg[3]))
         elif msg[0] == "stats":
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            sent = sum(e.packed for p in room.peers.values() for e in p.encoders)
+            sent = sum(s.packets_sent for p in room.peers.values() for s in p.slots.values())
             conn.send((usage.ru_utime + usage.ru_stime, sent, len(room.peers)))
         else:
             await room.close()

@@ -6,7 +6,11 @@ receive every publisher. The server runs in a child process (its CPU is measured
 without decoding. Figures: forwarded RTP packets per second, per server CPU-second, subscriber
 frame rate and loss; then the same through ``MediaRelay`` (decode once, encode per subscriber).
 
-    .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 6] [--seconds 6]
+    .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 16] [--seconds 12] [--loop uvloop]
+
+Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
+watching); the server runs on uvloop, as under uvicorn. Server CPU is getrusage of the child
+(all its threads, the kernel's work in its syscalls included) for both paths.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import fractions
 import json
 import math
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -27,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import av
-from _rtc import inbound_totals
+from _rtc import enlarge_receive_buffers, inbound_totals
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.contrib.media import MediaRelay
@@ -42,7 +47,13 @@ WIDTH, HEIGHT, FPS = 1280, 720, 30
 
 
 # --- server (child process) ------------------------------------------------------------------
-def server_main(conn: Connection, mode: str, profile: bool = False) -> None:
+def server_main(conn: Connection, mode: str, profile: bool = False, loop: str = "uvloop") -> None:
+    if loop == "uvloop":  # what uvicorn runs the app on when uvloop is installed (it is)
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    else:
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
     if not profile:
         asyncio.run(_serve(conn, mode))
         return
@@ -51,7 +62,9 @@ def server_main(conn: Connection, mode: str, profile: bool = False) -> None:
 
     profiler = cProfile.Profile()
     profiler.runcall(asyncio.run, _serve(conn, mode))
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
+        int(os.environ.get("PROFILE_LINES", "25"))
+    )
 
 
 async def _serve(conn: Connection, mode: str) -> None:
@@ -70,15 +83,24 @@ async def _serve(conn: Connection, mode: str) -> None:
                 conn.send(await _relay_offer(sdp, relay, relay_pcs, relay_tracks))
         elif msg[0] == "stats":
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            pcs = [p.pc for p in room.peers.values()] if mode == "sfu" else relay_pcs
-            sent = 0
-            for pc in pcs:
+            # The SFU's legs count what the RTP fast path sent; the relay's senders count theirs.
+            sent = sum(
+                s.packets_sent + s.retransmitted for p in room.peers.values() for s in p.slots.values()
+            )
+            for pc in [] if mode == "sfu" else relay_pcs:
                 for t in pc.getTransceivers():
                     if t.sender.track is not None:
                         for s in (await t.sender.getStats()).values():
                             if s.type == "outbound-rtp":
                                 sent += s.packetsSent
-            conn.send((usage.ru_utime + usage.ru_stime, sent))
+            slots = [s for p in room.peers.values() for s in p.slots.values()]
+            extra = {
+                "dropped": sum(s.packets_dropped for s in slots),
+                "retransmitted": sum(s.retransmitted for s in slots),
+                "keyframe_requests": sum(p.keyframe_requests for p in room.publications),
+                "received": sum(p.packets for p in room.publications),
+            }
+            conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
         else:
             await room.close()
             for pc in relay_pcs:
@@ -161,7 +183,9 @@ class Replay(MediaStreamTrack):
 
 async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: list[bytes]) -> dict[str, Any]:
     parent, child = mp.Pipe()
-    proc = mp.get_context("fork").Process(target=server_main, args=(child, mode, args.profile), daemon=True)
+    proc = mp.get_context("fork").Process(
+        target=server_main, args=(child, mode, args.profile, args.loop), daemon=True
+    )
     proc.start()
     loop = asyncio.get_running_loop()
 
@@ -207,11 +231,12 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         await connect(f"u:{p + 1}", True)
     for s in range(args.subscribers):
         await connect(f"u:{100 + s}", False)
+    enlarge_receive_buffers(pcs)
     await asyncio.sleep(2)  # ICE, DTLS, first key frames
-    cpu0, sent0 = await call("stats")
+    cpu0, sent0, extra0 = await call("stats")
     frames0, t0, mine0 = list(counts), time.monotonic(), time.process_time()
     await asyncio.sleep(args.seconds)
-    cpu1, sent1 = await call("stats")
+    cpu1, sent1, extra1 = await call("stats")
     elapsed, mine = time.monotonic() - t0, time.process_time() - mine0
     frames = [b - a for a, b in zip(frames0, counts, strict=True)]
     lost, received = await inbound_totals(pcs)
@@ -220,6 +245,7 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
     for pc in pcs:
         await pc.close()
     video_fps = [f / elapsed for i, f in enumerate(frames) if i % 2 == 0]
+    video_frames = sum(f for i, f in enumerate(frames) if i % 2 == 0)
     server_cpu = cpu1 - cpu0
     forwarded = sent1 - sent0
     return {
@@ -228,18 +254,23 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         "server_cpu_share": round(server_cpu / elapsed, 3),
         "packets_per_cpu_second": round(forwarded / server_cpu) if server_cpu else None,
         "us_per_packet": round(server_cpu / forwarded * 1e6, 1) if forwarded else None,
+        # Delivered 720p frames per server CPU-second: the fair basis against the relay, whose
+        # encoder makes fewer (smaller) packets per frame than the publishers' 1.5 Mbit/s.
+        "video_frames_per_cpu_second": round(video_frames / server_cpu) if server_cpu else None,
         "subscriber_video_fps_min": round(min(video_fps), 1) if video_fps else 0,
         "subscriber_video_fps_mean": round(sum(video_fps) / len(video_fps), 1) if video_fps else 0,
         "loss": round(lost / (lost + received), 4) if received else None,
         "load_generator_cpu_share": round(mine / elapsed, 3),
+        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1},
     }
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--publishers", type=int, default=2)
-    ap.add_argument("--subscribers", type=int, default=6)
-    ap.add_argument("--seconds", type=float, default=6)
+    ap.add_argument("--subscribers", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=12)
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop")
     ap.add_argument("--skip-relay", action="store_true")
     ap.add_argument("--profile", action="store_true", help="print the server process's hottest functions")
     args = ap.parse_args()
@@ -259,12 +290,18 @@ async def main() -> None:
     summary: dict[str, Any] = {
         "publishers": args.publishers,
         "subscribers": args.subscribers,
+        "loop": args.loop,
+        "load_average": os.getloadavg()[0],
         "results": results,
     }
     if len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
         summary["ratio_vs_relay"] = round(
             results[0]["packets_per_cpu_second"] / results[1]["packets_per_cpu_second"], 1
         )
+        if results[1]["video_frames_per_cpu_second"]:
+            summary["ratio_vs_relay_frames"] = round(
+                results[0]["video_frames_per_cpu_second"] / results[1]["video_frames_per_cpu_second"], 1
+            )
     print(json.dumps(summary))
 
 

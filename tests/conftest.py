@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from server.db.engine import Database
+from server.db.models import OutboxMessage
 from server.settings import Settings
 from tests.support.client import WebClient
 from tests.support.databases import (
@@ -19,6 +22,7 @@ from tests.support.databases import (
     truncate_all,
 )
 from tests.support.live import LiveServer, start_live_server
+from tests.support.net import wait_for
 from tests.support.smtp import Inbox, start_smtp
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -105,10 +109,28 @@ async def live_server(
     await server.stop()
 
 
+async def settle_outbox(db: Database, timeout: float = 15.0) -> None:
+    """Wait until no outbox job is being handled (claimed rows are "running")."""
+
+    async def idle() -> bool:
+        async with db.read() as s:
+            running = await s.scalar(
+                select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "running")
+            )
+        return not running
+
+    try:
+        await wait_for(idle, timeout, what="outbox idle")
+    except AssertionError:
+        pass  # a job stuck past the timeout: truncation below removes it anyway
+
+
 @pytest.fixture
 async def server(live_server: LiveServer, inbox: Inbox) -> AsyncIterator[LiveServer]:
     """The session's live server with an empty database and fresh rate limits."""
+    await settle_outbox(live_server.runtime.db)  # a mail of the previous test still in flight
     await truncate_all(live_server.runtime.db)
+    inbox.clear()
     live_server.runtime.limiter._memory.clear()
     yield live_server
 

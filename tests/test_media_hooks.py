@@ -6,17 +6,34 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from typing import Any
 
 import aiortc
+import pylibsrtp
+import pytest
+from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.vpx import vp8_depayload
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
     RTCRtpReceiveParameters,
+    RTCRtpSendParameters,
 )
 from aiortc.rtcrtpreceiver import decoder_worker
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    RtpPacket,
+)
 
 from realtime.media import hooks
 from realtime.media.forwarding import EncodedFrame, PackOnlyEncoder, SlotTrack
@@ -93,17 +110,29 @@ async def test_receiver_passthrough_tap_and_keyframe_request() -> None:
     await pc.close()
 
 
+class OneFrame(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.data = data
+
+    async def recv(self) -> EncodedFrame:  # type: ignore[override]
+        return EncodedFrame(self.data, 90000)
+
+
 async def test_sender_pack_only_encoder_and_keyframe_hook() -> None:
+    """Server senders hold a PackOnlyEncoder (aiortc never creates a codec for them); test and
+    bench clients send pre-encoded frames through it."""
     pc = RTCPeerConnection()
     transport = pc.addTransceiver("video").sender.transport
-    slot = SlotTrack("video", "0")
-    sender = RTCRtpSender(slot, transport)
+    frame = b"\x10" + bytes(3000)  # a VP8 key frame larger than one packet
+    track = OneFrame(frame)
+    sender = RTCRtpSender(track, transport)
     encoder = PackOnlyEncoder("video")
     hooks.install_sender_encoder(sender, encoder)
     requested: list[str] = []
     hooks.install_sender_keyframe_hook(sender, lambda: requested.append("kf"))
-    frame = b"\x10" + bytes(3000)  # a VP8 key frame larger than one packet
-    slot.push(frame, 90000)
     encoded = await sender._next_encoded_frame(VP8)
     assert encoded is not None and len(encoded.payloads) == 3
     assert b"".join(vp8_depayload(p) for p in encoded.payloads) == frame
@@ -111,19 +140,132 @@ async def test_sender_pack_only_encoder_and_keyframe_hook() -> None:
     for fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
         await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert requested == ["kf", "kf"]
-    slot.stop()
+    with pytest.raises(RuntimeError):
+        encoder.encode(object())
+    track.stop()
     await pc.close()
 
 
-def test_slot_timeline_is_continuous_across_sources() -> None:
-    slot = SlotTrack("audio", "0")
-    slot.assign("a")
-    slot.push(b"x", 1000)
-    slot.push(b"x", 1960)
-    slot.assign("b")
-    slot.push(b"x", 500_000)
-    out = [slot._queue.get_nowait() for _ in range(3)]
-    assert [f.timestamp for f in out if isinstance(f, EncodedFrame)] == [1000, 1960, 2920]
+def test_fast_path_call_sites() -> None:
+    """What the RTP-level fast path relies on, read in aiortc / aioice / pylibsrtp source."""
+    recv_next = inspect.getsource(RTCDtlsTransport._recv_next)
+    assert "data = self._rx_srtp.unprotect(data)" in recv_next
+    assert "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)" in recv_next
+    handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    assert "RtpPacket.parse(data, self._rtp_header_extensions_map)" in handle
+    assert "self._rtp_router.route_rtp(packet)" in handle
+    assert "await recipient._handle_rtcp_packet(packet)" in inspect.getsource(
+        RTCDtlsTransport._handle_rtcp_data
+    )
+    assert "self._tx_srtp = Session(tx_policy)" in inspect.getsource(RTCDtlsTransport._setup_srtp)
+    sender_rtcp = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "await self._retransmit(seq)" in sender_rtcp
+    run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
+    assert "RtcpSrPacket(" in run_rtcp and "await self._send_rtcp(packets)" in run_rtcp
+    assert "self.__lsr = " in run_rtcp
+    send = inspect.getsource(RTCRtpSender.send)
+    assert "self.__rtx_payload_type = codec.payloadType" in send
+    assert "self.__rtp_header_extensions_map.configure(parameters)" in send
+    assert "self.__packet_count" in inspect.getsource(RTCRtpSender.getStats)
+    sendto = inspect.getsource(Connection.sendto)
+    assert "active_pair = self._nominated.get(component)" in sendto
+    assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data)
+    assert pylibsrtp.__version__ == "1.0.0"
+    process = inspect.getsource(pylibsrtp.Session._Session__process)  # type: ignore[attr-defined]
+    assert "_srtp_assert(func(self._srtp[0], self._cdata, len_p))" in process
+    assert "self._buffer[0 : len_p[0]]" in process
+
+
+def test_srtp_protector_matches_pylibsrtp() -> None:
+    key = bytes(range(30))
+    sessions = []
+    for _ in range(2):
+        policy = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        policy.allow_repeat_tx = True
+        sessions.append(pylibsrtp.Session(policy))
+    fast = hooks.SrtpProtector(sessions[1])
+    for seq in range(3):
+        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 3000, ssrc=42)
+        packet.payload = bytes([seq]) * 1100
+        data = packet.serialize()
+        assert fast(data) == sessions[0].protect(data)
+    with pytest.raises(ValueError):
+        fast(bytes(1400))
+
+
+async def test_transport_tap_sender_hooks_and_extension_block() -> None:
+    """The fast path's hooks on real aiortc objects (a connected leg: tests/test_media_sfu.py)."""
+    pc = RTCPeerConnection()
+    transport = pc.addTransceiver("video").receiver.transport
+    receiver = RTCRtpReceiver("video", transport)
+    receiver._track = aiortc.rtcrtpreceiver.RemoteStreamTrack(kind="video")
+    hooks.install_receiver_passthrough(receiver, lambda codec, frame: None)
+    await receiver.receive(RTCRtpReceiveParameters(codecs=[VP8]))
+    transport._register_rtp_receiver(receiver, RTCRtpReceiveParameters(codecs=[VP8]))
+    tapped: list[tuple[Any, int, bytes]] = []
+    seen: list[int] = []
+    original = receiver._handle_rtp_packet
+
+    async def counted(packet: RtpPacket, arrival_time_ms: int) -> None:
+        seen.append(packet.sequence_number)
+        await original(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = counted  # type: ignore[method-assign]
+    assert hooks.install_transport_tap(transport, lambda r, p, d: tapped.append((r, p.sequence_number, d)))
+    assert not hooks.install_transport_tap(transport, lambda r, p, d: None)  # once per transport
+    packet = RtpPacket(payload_type=96, sequence_number=7, timestamp=1, ssrc=99)
+    packet.payload = b"\x10\x00x"
+    await transport._handle_rtp_data(packet.serialize(), arrival_time_ms=0)
+    assert tapped == [(receiver, 7, packet.serialize())] and seen == [7]  # tap, then aiortc
+    reports: list[Any] = []
+    hooks.install_receiver_rtcp_tap(receiver, reports.append)
+    sr = RtcpSrPacket(
+        ssrc=99, sender_info=RtcpSenderInfo(ntp_timestamp=5, rtp_timestamp=6, packet_count=1, octet_count=1)
+    )
+    await receiver._handle_rtcp_packet(sr)
+    assert reports == [sr]
+    await receiver.stop()
+
+    sender = RTCRtpSender(SlotTrack("video", "3"), transport)
+    assert hooks.sender_rtx_payload_type(sender) is None
+    params = RTCRtpSendParameters(
+        codecs=[VP8],
+        headerExtensions=[RTCRtpHeaderExtensionParameters(id=4, uri="urn:ietf:params:rtp-hdrext:sdes:mid")],
+    )
+    getattr(sender, hooks.SENDER_EXTENSIONS_MAP).configure(params)
+    block = hooks.sender_header_extensions(sender, "3")
+    probe = RtpPacket(payload_type=96)
+    probe.extensions.mid = "3"
+    assert block and probe.serialize(getattr(sender, hooks.SENDER_EXTENSIONS_MAP))[12:] == block
+    retransmitted: list[int] = []
+
+    async def retransmit(seq: int) -> None:
+        retransmitted.append(seq)
+
+    hooks.install_sender_retransmit(sender, retransmit)
+    await sender._handle_rtcp_packet(
+        RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc, lost=[5, 9])
+    )
+    assert retransmitted == [5, 9]
+    sent: list[bytes] = []
+
+    async def capture(data: bytes) -> None:
+        sent.append(data)
+
+    transport._send_rtp = capture  # type: ignore[method-assign]
+    hooks.install_sender_report_hook(sender, lambda: (0x1111_0000_0000, 777, 3, 300))
+    await sender._send_rtcp([RtcpSrPacket(ssrc=sender._ssrc, sender_info=RtcpSenderInfo(0, 0, 0, 0))])
+    info = RtcpPacket.parse(sent[0])[0].sender_info  # type: ignore[union-attr]
+    assert (info.ntp_timestamp, info.rtp_timestamp, info.packet_count, info.octet_count) == (
+        0x1111_0000_0000,
+        777,
+        3,
+        300,
+    )
+    stats = [s for s in (await sender.getStats()).values() if s.type == "outbound-rtp"]
+    assert stats[0].packetsSent == 3
+    await pc.close()
 
 
 async def test_answerer_bundles_every_transceiver_only_with_max_bundle() -> None:
@@ -144,3 +286,118 @@ async def test_answerer_bundles_every_transceiver_only_with_max_bundle() -> None
         await answerer.close()
     await offerer.close()
     assert shared == {"balanced": False, "max-bundle": True}
+
+
+def test_forwarding_receive_mirrors_aiortc() -> None:
+    """The lean receive copies what it keeps of aiortc 1.16.0's ``_handle_rtp_packet``."""
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    for line in (
+        "if not self._enabled:",
+        "remb = self.__remote_bitrate_estimator.add(",
+        "abs_send_time=packet.extensions.abs_send_time,",
+        "payload_size=len(packet.payload) + packet.padding_size,",
+        "fci=pack_remb_fci(*remb),",
+        "self.__active_ssrc[packet.ssrc] = clock.current_datetime()",
+        "codec = self.__codecs.get(packet.payload_type)",
+        "self.__remote_streams[packet.ssrc] = StreamStatistics(codec.clockRate)",
+        "self.__remote_streams[packet.ssrc].add(packet)",
+        "original_ssrc = self.__rtx_ssrc.get(packet.ssrc)",
+        "packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)",
+        "if self.__nack_generator is not None and self.__nack_generator.add(packet):",
+        "packet.ssrc, sorted(self.__nack_generator.missing)",
+        "pli_flag, encoded_frame = self.__jitter_buffer.add(packet)",  # what it leaves out
+    ):
+        assert line in source, line
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    for name in hooks.RECEIVER_PRIVATE:
+        assert f"self.__{name}" in init, name
+    # asyncio's datagram transport keeps its socket as ``_sock`` (rtp_emitter's raw send).
+    assert "self._sock.sendto(data, addr)" in inspect.getsource(
+        asyncio.selector_events._SelectorDatagramTransport.sendto  # type: ignore[attr-defined]
+    )
+
+
+async def test_forwarding_receive_counts_and_nacks_without_the_jitter_buffer() -> None:
+    pc = RTCPeerConnection()
+    transport = pc.addTransceiver("video").receiver.transport
+    receiver = RTCRtpReceiver("video", transport)
+    receiver._track = aiortc.rtcrtpreceiver.RemoteStreamTrack(kind="video")
+    frames: list[Any] = []
+    hooks.install_receiver_passthrough(receiver, lambda codec, frame: frames.append(frame))
+    await receiver.receive(RTCRtpReceiveParameters(codecs=[VP8]))
+    transport._register_rtp_receiver(receiver, RTCRtpReceiveParameters(codecs=[VP8]))
+    nacks: list[tuple[int, list[int]]] = []
+
+    async def nack(ssrc: int, lost: list[int]) -> None:
+        nacks.append((ssrc, lost))
+
+    receiver._send_rtcp_nack = nack  # type: ignore[method-assign]
+    hooks.install_forwarding_receive(receiver)
+    tapped: list[int] = []
+    hooks.install_transport_tap(transport, lambda r, p, d: tapped.append(p.sequence_number))
+    for seq in (7, 8, 11):
+        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=1, ssrc=99, marker=1)
+        packet.payload = b"\x10\x00\x00"
+        await transport._handle_rtp_data(packet.serialize(), arrival_time_ms=0)
+    await asyncio.sleep(0)
+    assert tapped == [7, 8, 11]
+    streams = getattr(receiver, hooks.RECEIVER_PRIVATE["remote_streams"])
+    assert streams[99].packets_received == 3  # receiver reports still count
+    assert nacks == [(99, [9, 10])]  # NACK generation towards the publisher
+    assert frames == []  # no reassembly for a decoder
+    await receiver.stop()
+    await pc.close()
+
+
+async def test_rtp_emitter_sends_what_pylibsrtp_would() -> None:
+    """Header packed into the SRTP buffer, protected in place, sent on the pair's raw socket:
+    the datagram equals pylibsrtp's protect of the same packet."""
+    import socket
+    import struct
+
+    key = bytes(range(30))
+    sessions = []
+    for _ in range(2):
+        policy = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        policy.allow_repeat_tx = True
+        sessions.append(pylibsrtp.Session(policy))
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.settimeout(2)
+    loop = asyncio.get_running_loop()
+    udp, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    protocol = StunProtocol.__new__(StunProtocol)
+    protocol.transport = udp  # type: ignore[assignment]
+
+    class Pair:
+        remote_addr = sink.getsockname()
+
+    Pair.protocol = protocol  # type: ignore[attr-defined]
+    ext = b"\xbe\xde\x00\x01\x10\x35\x00\x00"
+    header = struct.Struct(f"!BBHII{len(ext)}s")
+    emit = hooks.rtp_emitter(sessions[1], header, None, Pair())  # type: ignore[arg-type]
+    try:
+        for seq in range(3):
+            payload = bytes([seq]) * 1100
+            emit(0x90, 0x80 | 96, seq, seq * 3000, 42, ext, payload)
+            expected = sessions[0].protect(header.pack(0x90, 0x80 | 96, seq, seq * 3000, 42, ext) + payload)
+            assert sink.recv(2000) == expected
+        emit(0x90, 96, 9, 0, 42, ext, bytes(1480))  # longer than the SRTP buffer allows: dropped
+        sink.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sink.recv(2000)
+        # An event loop whose transport has no raw socket (uvloop, as under uvicorn): its sendto.
+        sent: list[tuple[bytes, Any]] = []
+
+        class LoopTransport:
+            def sendto(self, data: bytes, addr: Any) -> None:
+                sent.append((bytes(data), addr))
+
+        protocol.transport = LoopTransport()  # type: ignore[assignment]
+        emit = hooks.rtp_emitter(sessions[1], header, None, Pair())  # type: ignore[arg-type]
+        emit(0x90, 96, 5, 15000, 42, ext, b"xyz")
+        expected = sessions[0].protect(header.pack(0x90, 96, 5, 15000, 42, ext) + b"xyz")
+        assert sent == [(expected, sink.getsockname())]
+    finally:
+        udp.close()
+        sink.close()

@@ -74,7 +74,7 @@ async def test_forwarding_without_codecs_keyframe_and_mute() -> None:
         assert alice.frames("video") == 0
 
         # No codec on the server: every receiver feeds the passthrough queue, every sender
-        # packs with our encoder and never encoded.
+        # holds our encoder, which never encoded (nor packed: the RTP-level fast path sends).
         room = sfu.room(1)
         for peer in room.peers.values():
             for t in peer.pc.getTransceivers():
@@ -83,7 +83,9 @@ async def test_forwarding_without_codecs_keyframe_and_mute() -> None:
                     assert isinstance(queue, hooks.PassthroughQueue)
         encoders = [hooks.sender_encoder(s) for s in server_senders(sfu)]
         assert all(isinstance(e, PackOnlyEncoder) for e in encoders if e is not None)
-        assert sum(e.packed for e in encoders if isinstance(e, PackOnlyEncoder)) > 30
+        assert all(e.encoded == 0 and e.packed == 0 for e in encoders if isinstance(e, PackOnlyEncoder))
+        slots = [s for p in room.peers.values() for s in p.slots.values()]
+        assert sum(s.packets_sent for s in slots) > 30
         video_pub = next(p for p in room.publications if p.kind == "video")
         requests_before = video_pub.keyframe_requests
 
@@ -103,13 +105,13 @@ async def test_forwarding_without_codecs_keyframe_and_mute() -> None:
         assert all(not p.slots for p in room.publications if p.participant == "u:1" and p.kind == "audio")
         bob_audio = [s for s in room.peers["u:2"].slots.values() if s.kind == "audio"]
         assert all(s.source is None for s in bob_audio)
-        queued = sum(s.frames_in for s in bob_audio)
+        queued = sum(s.packets_sent for s in bob_audio)
         alice_mic = next(p for p in room.publications if p.participant == "u:1" and p.kind == "audio")
         received_then = alice_mic.frames
         await wait_for(
             lambda: alice_mic.frames > received_then + 20, 10, what="alice still sends while muted"
         )
-        assert sum(s.frames_in for s in bob_audio) == queued  # nothing more was forwarded
+        assert sum(s.packets_sent for s in bob_audio) == queued  # nothing more was forwarded
         before = bob.frames("audio")
         room.unmute("u:1")
         await wait_for(lambda: bob.frames("audio") > before + 10, 10, what="audio after unmute")

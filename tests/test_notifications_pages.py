@@ -15,6 +15,8 @@ from server.domain.notifications import notify
 from server.domain.protocols import assemble_draft
 from tests.support.factories import add_member, logged_in_client, make_association, make_meeting, make_user
 from tests.support.live import LiveServer
+from tests.support.net import wait_for
+from tests.support.smtp import Inbox
 
 
 def _bell(html: str) -> str:
@@ -97,7 +99,7 @@ async def test_list_read_unread_and_counter(server: LiveServer, client) -> None:
         await c.aclose()
 
 
-async def test_protocol_review_and_approval_notify_and_index(server: LiveServer) -> None:
+async def test_protocol_review_and_approval_notify_and_index(server: LiveServer, inbox: Inbox) -> None:
     db = server.runtime.db
     a = await make_association(db, name="СМО учителей биологии")
     other = await make_association(db, name="СМО учителей физики")
@@ -154,6 +156,14 @@ async def test_protocol_review_and_approval_notify_and_index(server: LiveServer)
         assert f'href="/protocols/{pid}"' in hits.text and "Протокол" in hits.text
         hits = await oc.get("/search", params={"q": "экологическое воспитание"})
         assert f'href="/protocols/{pid}"' not in hits.text and "Ничего не найдено" in hits.text
+        # The approved protocol is mailed to both members: let it arrive here, not in a later test.
+        await wait_for(
+            lambda: (
+                len([m for m in inbox.messages if str(m["Subject"]).startswith("Протокол заседания № ")]) >= 2
+            ),
+            30,
+            what="protocol mailed",
+        )
     finally:
         for c in (mc, tc, oc):
             await c.aclose()

@@ -53,7 +53,8 @@ async def test_failed_delivery_is_retried_later(server: LiveServer, inbox: Inbox
     async def failed_once() -> bool:
         async with db.read() as s:
             row = await s.scalar(select(OutboxMessage))
-            return row is not None and row.attempts >= 1
+            # (claimed rows are "running" until the failure is recorded)
+            return row is not None and row.attempts >= 1 and row.status != "running"
 
     wake_outbox(server.runtime)
     await wait_for(failed_once, 10)

@@ -156,7 +156,9 @@ async def test_letter_update_cancel_and_no_duplicates(server: LiveServer, world:
     assert r.status_code == 409 and r.json()["error"]["code"] == "letter_closed"
     # The letter box is gone; the preparation page lists the three sendings.
     prep = (await methodist.get(f"/meetings/{mid}/preparation")).text
-    assert prep.index("информационное письмо") < prep.index("перенос заседания") < prep.index("отмена заседания")
+    assert (
+        prep.index("информационное письмо") < prep.index("перенос заседания") < prep.index("отмена заседания")
+    )
 
 
 async def test_letter_role_matrix(server: LiveServer, world: World, inbox: Inbox) -> None:

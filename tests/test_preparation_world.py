@@ -91,7 +91,10 @@ async def all_done(server: LiveServer, prefix: str = "") -> bool:
     """Every row (of ``prefix``) that is due has been handled."""
     now = datetime.now(UTC)
     rows = await outbox_rows(server, prefix)
-    return all(r.status in ("sent", "failed") or r.next_attempt_at > now for r in rows)
+    # (a claimed row is "running" with its lease in next_attempt_at: not done yet)
+    return all(
+        r.status in ("sent", "failed") or (r.status == "pending" and r.next_attempt_at > now) for r in rows
+    )
 
 
 async def settle(server: LiveServer, what: str = "outbox settled") -> None:

@@ -44,6 +44,7 @@ class MediaConfig:
     speech_off: float = 0.8  # unvoiced for this long -> ended
     tick: float = 0.1  # policy / speech timer period
     max_packets_per_second: int = 3000  # per published track; above it the peer is closed
+    placement_ttl: float = 15.0  # seconds a dead node keeps its meetings (Redis placement)
 
     @classmethod
     def from_settings(cls, settings: Any) -> MediaConfig:

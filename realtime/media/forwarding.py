@@ -1,31 +1,54 @@
-"""Forwarding encoded frames to subscribers without a codec.
+"""RTP-level forwarding: the publisher's decrypted packets, rewritten per subscriber slot.
 
-A publisher's receiver hands over reassembled encoded frames (``hooks.PassthroughQueue``); each
-subscriber slot is a ``SlotTrack`` on one of the subscriber's senders, whose encoder is a
-``PackOnlyEncoder``: the sender re-packetises the frame and does its own RTP/RTCP, NACK/RTX
-history and sender reports, per leg.
+The publisher's bundle transport hands every decrypted RTP packet to the SFU
+(``hooks.install_transport_tap``) before aiortc's receiver sees it; the receiver still does its
+own bookkeeping on the same packet (receiver reports, NACK and PLI towards the publisher, its
+jitter buffer feeding ``hooks.PassthroughQueue`` — no decoder ever runs). Each subscriber slot
+(``SlotTrack``) then rewrites SSRC / sequence number / timestamp / payload type / header
+extensions by packing a 12-byte header in front of the publisher's payload, SRTP-protects the
+result with the subscriber's context and sends it on the subscriber's nominated ICE socket —
+no ``RtpPacket`` object, no task, no await per forwarded packet.
+
+Kept per leg: a packet history answering the subscriber's NACKs with RTX (``retransmit``),
+sender reports rebuilt from the publisher's (``sender_report``: the publisher's NTP time with
+the RTP timestamp mapped onto the slot's timeline, so lip sync survives), PLI/FIR forwarded to
+the publisher (rate-limited by the publication), a re-read of the socket whenever ICE
+nominates another pair (ICE restart, new candidate). The subscriber's ``RTCRtpSender`` stays
+in place for SDP, RTCP and stats; its own RTP loop idles on ``SlotTrack.recv``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from aiortc import RTCRtpSender
+from aiortc.clock import current_ntp_time
 from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from realtime.media import hooks
 from realtime.media.hooks import vp8_packetize
 
-QUEUE_FRAMES = 64
-# Timestamp step inserted when a slot switches source (one frame at 30 fps / 20 ms of Opus).
+# Timestamp step inserted when a slot switches source (one frame at 30 fps / 20 ms of Opus),
+# at least; a longer pause advances the timeline by the wall-clock time.
 STEP = {"audio": 960, "video": 3000}
+CLOCK = {"audio": 48000, "video": 90000}
+REORDER_WINDOW = 1024  # late packets (RTX) forwarded up to this far behind the newest
+HISTORY = {"audio": 64, "video": 512}  # packets kept per slot for NACK (powers of two)
 
 
 @dataclass(slots=True)
 class EncodedFrame:
+    """A pre-encoded frame for ``PackOnlyEncoder.pack`` (used by test and bench clients)."""
+
     data: bytes
-    timestamp: int  # in the codec's clock, already on the slot's output timeline
+    timestamp: int
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -33,8 +56,34 @@ def is_vp8_keyframe(data: bytes) -> bool:
     return bool(data) and not data[0] & 0x01
 
 
+def vp8_keyframe_start(payload: bytes) -> bool:
+    """The RTP payload (RFC 7741 descriptor + data) starts a VP8 key frame."""
+    n = len(payload)
+    if n < 2:
+        return False
+    b0 = payload[0]
+    if not b0 & 0x10 or b0 & 0x07:  # S bit set and partition 0
+        return False
+    i = 1
+    if b0 & 0x80:  # X: extension byte
+        b1 = payload[1]
+        i = 2
+        if b1 & 0x80:  # I: picture id, 7 or 15 bits
+            if i >= n:
+                return False
+            i += 2 if payload[i] & 0x80 else 1
+        if b1 & 0x40:  # L: TL0PICIDX
+            i += 1
+        if b1 & 0x30:  # T or K: TID/KEYIDX
+            i += 1
+    return i < n and not payload[i] & 0x01
+
+
 class PackOnlyEncoder(Encoder):
-    """The SFU never encodes: ``encode`` is an error, ``pack`` re-packetises."""
+    """Sits in every server sender's encoder slot so aiortc never creates a codec there.
+
+    Forwarded media does not pass through it (the fast path sends RTP itself); test and bench
+    *clients* use it to send pre-encoded frames."""
 
     encoded = 0  # instances never count up; tests assert that
 
@@ -55,11 +104,17 @@ class PackOnlyEncoder(Encoder):
         return payloads, packet.timestamp
 
 
+def _unbound(b0: int, b1: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:
+    raise RuntimeError("slot not bound to its subscriber's transport")
+
+
 class SlotTrack(MediaStreamTrack):
     """One of a subscriber's receive slots: carries whichever source the policy assigns.
 
-    Timestamps stay continuous across source switches; a video slot waits for a key frame
-    after every switch and asks the source for one (``need_keyframe``)."""
+    It is the track of the subscriber's ``RTCRtpSender`` (whose RTP loop waits on ``recv``
+    forever); packets go out through ``forward``. Sequence numbers and timestamps stay
+    continuous across source switches; a video slot waits for a key frame after every switch
+    and asks the source for one (``need_keyframe``)."""
 
     def __init__(self, kind: str, mid: str) -> None:
         super().__init__()
@@ -67,63 +122,184 @@ class SlotTrack(MediaStreamTrack):
         self.mid = mid
         self.source: object | None = None  # the Publication currently forwarded
         self.need_keyframe: Callable[[], None] | None = None
-        self.frames_in = 0
-        self.frames_dropped = 0
-        self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue()
+        self.packets_sent = 0
+        self.octets_sent = 0
+        self.packets_dropped = 0
+        self.retransmitted = 0
+        self._stopped: asyncio.Future[None] | None = None
         self._waiting_keyframe = kind == "video"
-        self._offset = 0
-        self._last_in: int | None = None
-        self._last_out: int | None = None
+        self._clock = CLOCK[kind]
+        # Output timeline (random origin, as aiortc's senders do).
+        self._last_seq = random.getrandbits(15)
+        self._last_ts = random.getrandbits(32)
+        self._last_time = 0.0  # monotonic time of the last forwarded packet
+        # Input sequence numbers accepted: from _base (the switch to this source, then sliding
+        # REORDER_WINDOW behind the highest seen) onwards.
+        self._base: int | None = None
+        self._highest = 0
+        self._seq_offset = 0
+        self._ts_offset = 0
+        # (out seq, out timestamp, marker, payload) by out seq: the payload object is the
+        # publisher's, shared by every slot (no per-slot copy).
+        self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY[kind]
+        self._mask = HISTORY[kind] - 1
+        # Bound lazily to the sender's negotiated parameters and transport (bind()).
+        self.sender: RTCRtpSender | None = None
+        self._bound = False
+        self._header: struct.Struct = struct.Struct("!BBHII")
+        self._ext = b""
+        self._b0 = 0x80
+        self._pt = 0
+        self._ssrc = 0
+        self._rtx_pt: int | None = None
+        self._rtx_ssrc = 0
+        self._rtx_seq = random.getrandbits(15)
+        self._hlen = 12
+        self._pair: Any = None
+        self._nominated: dict[int, Any] = {}
+        self._emit: hooks.Emit = _unbound
 
+    # --- policy side -------------------------------------------------------------------------
     def assign(self, source: object | None) -> None:
         if source is self.source:
             return
         self.source = source
-        self._last_in = None  # re-base the timeline on the next frame
+        self._base = None  # re-base the timeline on the next packet
         if self.kind == "video":
             self._waiting_keyframe = True
-
-    def push(self, data: bytes, timestamp: int) -> None:
-        if self.readyState != "live":
-            return
-        if self._waiting_keyframe:
-            if not is_vp8_keyframe(data):
-                self.frames_dropped += 1
-                if self.need_keyframe is not None:
-                    self.need_keyframe()
-                return
-            self._waiting_keyframe = False
-        if self._last_in is None:
-            if self._last_out is not None:
-                self._offset = (self._last_out + STEP[self.kind] - timestamp) & 0xFFFFFFFF
-            else:
-                self._offset = 0
-        self._last_in = timestamp
-        out = (timestamp + self._offset) & 0xFFFFFFFF
-        self._last_out = out
-        if self._queue.qsize() >= QUEUE_FRAMES:
-            # The sender is not keeping up: drop, and restart video from a key frame.
-            self.frames_dropped += 1
-            if self.kind == "video":
-                self._waiting_keyframe = True
-            return
-        self.frames_in += 1
-        self._queue.put_nowait(EncodedFrame(data, out))
 
     def request_keyframe(self) -> None:
         """The subscriber sent PLI/FIR."""
         if self.need_keyframe is not None:
             self.need_keyframe()
 
+    # --- binding to the subscriber's sender ----------------------------------------------------
+    def attach(self, sender: RTCRtpSender, payload_type: int, rtx_payload_type: int | None) -> None:
+        self.sender = sender
+        self._pt = payload_type
+        self._rtx_pt = rtx_payload_type
+        self._bound = False
+
+    def _bind(self) -> bool:
+        """Read the sender's SSRCs, header-extension ids, SRTP context and socket."""
+        sender = self.sender
+        if sender is None:
+            return False
+        dtls = sender.transport
+        srtp = hooks.srtp_sender(dtls)
+        pair = hooks.nominated_pair(dtls)
+        if srtp is None or pair is None:
+            return False
+        self._ext = hooks.sender_header_extensions(sender, self.mid)
+        self._b0 = 0x90 if self._ext else 0x80
+        self._hlen = 12 + len(self._ext)
+        self._header = struct.Struct(f"!BBHII{len(self._ext)}s")
+        self._ssrc = sender._ssrc
+        self._rtx_ssrc = sender._rtx_ssrc
+        rtx = hooks.sender_rtx_payload_type(sender)
+        if rtx is not None:
+            self._rtx_pt = rtx
+        self._pair = pair
+        self._nominated = hooks.nominated_pairs(dtls)
+        self._emit = hooks.rtp_emitter(srtp, self._header, dtls, pair)
+        self._bound = True
+        return True
+
+    # --- the per-packet path -----------------------------------------------------------------
+    def forward(self, seq: int, ts: int, marker: int, payload: bytes, keyframe: bool, now: float) -> None:
+        """One publisher packet (already unwrapped from RTX) for this slot: the hot path, one
+        header pack into the SRTP buffer, one protect and one ``sendto`` (``hooks.rtp_emitter``),
+        nothing awaited."""
+        if not self._bound and not self._bind():
+            self.packets_dropped += 1  # the subscriber's DTLS is not up yet
+            return
+        if self._waiting_keyframe:
+            if not keyframe:
+                self.packets_dropped += 1
+                if self.need_keyframe is not None:
+                    self.need_keyframe()
+                return
+            self._waiting_keyframe = False
+        if self._base is None:
+            step = STEP[self.kind]
+            if self._last_time:
+                step = max(step, round((now - self._last_time) * self._clock))
+            self._base = self._highest = seq
+            self._seq_offset = (self._last_seq + 1 - seq) & 0xFFFF
+            self._ts_offset = (self._last_ts + step - ts) & 0xFFFFFFFF
+        elif (seq - self._base) & 0x8000:
+            return  # older than the switch to this source (or than the reorder window)
+        elif not (seq - self._highest) & 0x8000:
+            self._highest = seq
+            if ((seq - self._base) & 0xFFFF) > REORDER_WINDOW * 2:  # keep the window sliding
+                self._base = (seq - REORDER_WINDOW) & 0xFFFF
+        out_seq = (seq + self._seq_offset) & 0xFFFF
+        out_ts = (ts + self._ts_offset) & 0xFFFFFFFF
+        if not (out_seq - self._last_seq) & 0x8000:
+            self._last_seq = out_seq
+        self._last_ts = out_ts
+        self._last_time = now
+        self._history[out_seq & self._mask] = (out_seq, out_ts, marker, payload)
+        self.packets_sent += 1
+        self.octets_sent += len(payload)
+        if self._nominated.get(1) is not self._pair and not self._rebind():
+            return
+        self._emit(self._b0, (marker << 7) | self._pt, out_seq, out_ts, self._ssrc, self._ext, payload)
+
+    def _rebind(self) -> bool:
+        """ICE nominated another pair (restart, better candidate) or closed: re-read it."""
+        self._bound = False
+        return self._bind()
+
+    async def retransmit(self, seq: int) -> None:
+        """A NACK from the subscriber (``RTCRtpSender._retransmit``): resend from the history,
+        wrapped in RTX (RFC 4588) when negotiated."""
+        entry = self._history[seq & self._mask]
+        if entry is None or entry[0] != seq or not self._bound:
+            return
+        if self._nominated.get(1) is not self._pair and not self._rebind():
+            return
+        self.retransmitted += 1
+        _, ts, marker, payload = entry
+        if self._rtx_pt is None:
+            self._emit(self._b0, (marker << 7) | self._pt, seq, ts, self._ssrc, self._ext, payload)
+            return
+        rtx_seq = self._rtx_seq
+        self._rtx_seq = (rtx_seq + 1) & 0xFFFF
+        rtx_payload = seq.to_bytes(2, "big") + payload
+        self._emit(
+            self._b0, (marker << 7) | self._rtx_pt, rtx_seq, ts, self._rtx_ssrc, self._ext, rtx_payload
+        )
+
+    def sender_report(self) -> tuple[int, int, int, int] | None:
+        """(NTP time, RTP timestamp, packets, octets) for the next RTCP SR of this leg.
+
+        With the publisher's own SR, its NTP↔RTP pair mapped onto this slot's timeline (lip
+        sync between a publisher's audio and video); before one arrived, the time of the last
+        forwarded packet and its timestamp."""
+        if not self.packets_sent:
+            return None
+        source = self.source
+        sr = getattr(source, "sender_report", None) if self._base is not None else None
+        if sr is not None:
+            ntp, rtp_ts = sr
+            out_ts = (rtp_ts + self._ts_offset) & 0xFFFFFFFF
+        else:
+            ntp = current_ntp_time() - int((time.monotonic() - self._last_time) * (1 << 32))
+            out_ts = self._last_ts
+        return ntp, out_ts, self.packets_sent & 0xFFFFFFFF, self.octets_sent & 0xFFFFFFFF
+
+    # --- MediaStreamTrack (the sender's RTP loop waits here until the slot stops) -------------
     async def recv(self) -> EncodedFrame:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
-        frame = await self._queue.get()
-        if frame is None:
-            raise MediaStreamError
-        return frame
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+        await self._stopped
+        raise MediaStreamError
 
     def stop(self) -> None:
-        if self.readyState == "live":
-            self._queue.put_nowait(None)
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+        self.source = None
         super().stop()

@@ -9,17 +9,36 @@ server and client peers side by side, and only the server's must forward without
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import queue
+import struct
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aioice.ice import CandidatePair, StunProtocol
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock
 from aiortc.codecs import is_rtx
 from aiortc.codecs.base import Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unwrap_rtx,
+)
+from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
+from pylibsrtp import Error as SrtpError
+from pylibsrtp._binding import ffi as srtp_ffi
+from pylibsrtp._binding import lib as srtp_lib
 
 AIORTC_VERSION = "1.16.0"
 
@@ -30,6 +49,27 @@ PacketTap = Callable[[RtpPacket], None]
 RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 RECEIVER_STARTED = "_RTCRtpReceiver__started"
 SENDER_ENCODER = "_RTCRtpSender__encoder"
+SENDER_RTX_PAYLOAD_TYPE = "_RTCRtpSender__rtx_payload_type"
+SENDER_EXTENSIONS_MAP = "_RTCRtpSender__rtp_header_extensions_map"
+SENDER_COUNTERS = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count")
+SENDER_LSR = "_RTCRtpSender__lsr"
+TRANSPORT_TAPPED = "_smo_rtp_tap"
+RECEIVER_FORWARDING = "_smo_forwarding_receive"
+RECEIVER_PRIVATE = {
+    name: f"_RTCRtpReceiver__{name}"
+    for name in (
+        "remote_bitrate_estimator",
+        "active_ssrc",
+        "codecs",
+        "remote_streams",
+        "rtx_ssrc",
+        "nack_generator",
+        "rtcp_ssrc",
+    )
+}
+
+# tap(receiver, packet, raw decrypted bytes) for every RTP packet routed to a receiver.
+TransportTap = Callable[[RTCRtpReceiver, RtpPacket, bytes], None]
 
 
 class PassthroughQueue:
@@ -129,16 +169,315 @@ def install_sender_keyframe_hook(sender: RTCRtpSender, on_request: Callable[[], 
     sender._send_keyframe = on_request  # type: ignore[method-assign]
 
 
+# --- the RTP-level fast path ------------------------------------------------------------------
+def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> bool:
+    """Replace ``RTCDtlsTransport._handle_rtp_data`` of one (bundle) transport by a copy that
+    hands the parsed packet *and its decrypted bytes* to ``tap`` before the receiver's own
+    handling (RR, NACK, jitter buffer; or, for a receiver given ``install_forwarding_receive``,
+    its lean bookkeeping). ``_recv_next`` calls
+    ``await self._handle_rtp_data(data, arrival_time_ms=...)`` after SRTP unprotect; the
+    instance attribute shadows the method. Idempotent; returns False if already tapped."""
+    if getattr(transport, TRANSPORT_TAPPED, False):
+        return False
+    extensions = transport._rtp_header_extensions_map
+    router = transport._rtp_router
+
+    async def handle(data: bytes, arrival_time_ms: int) -> None:
+        try:
+            packet = RtpPacket.parse(data, extensions)
+        except ValueError:
+            return
+        receiver = router.route_rtp(packet)
+        if receiver is None:
+            return
+        try:
+            tap(receiver, packet, data)  # type: ignore[arg-type]
+        except Exception:  # never let forwarding kill the publisher's transport loop
+            logging.getLogger("smo.media").exception("RTP forwarding failed")
+        lean = getattr(receiver, RECEIVER_FORWARDING, None)
+        if lean is not None:
+            lean(packet, arrival_time_ms)
+        else:
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+
+    transport._handle_rtp_data = handle  # type: ignore[method-assign]
+    setattr(transport, TRANSPORT_TAPPED, True)
+    return True
+
+
+def install_receiver_rtcp_tap(receiver: RTCRtpReceiver, tap: Callable[[AnyRtcpPacket], None]) -> None:
+    """See the publisher's RTCP (its sender reports) before the receiver handles it; the
+    transport's router calls ``recipient._handle_rtcp_packet(packet)``."""
+    original = receiver._handle_rtcp_packet
+
+    async def handle(packet: AnyRtcpPacket) -> None:
+        tap(packet)
+        await original(packet)
+
+    receiver._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+def install_sender_retransmit(sender: RTCRtpSender, retransmit: Callable[[int], Any]) -> None:
+    """NACKs from the subscriber: ``RTCRtpSender._handle_rtcp_packet`` awaits
+    ``self._retransmit(seq)`` for each lost sequence number; the SFU answers from its own
+    per-slot history (the sender's own history is empty: its RTP loop never runs)."""
+    sender._retransmit = retransmit  # type: ignore[method-assign,assignment]
+
+
+def install_sender_report_hook(
+    sender: RTCRtpSender, report: Callable[[], tuple[int, int, int, int] | None]
+) -> None:
+    """``RTCRtpSender._run_rtcp`` builds an SR from its own (idle) counters and passes it to
+    ``self._send_rtcp(packets)``; this rewrites the SR's sender info with ``report()`` =
+    (ntp, rtp timestamp, packets, octets) and keeps the sender's stats and LSR in step."""
+    original = sender._send_rtcp
+
+    async def send(packets: list[AnyRtcpPacket]) -> None:
+        first = packets[0] if packets else None
+        if isinstance(first, RtcpSrPacket) and first.ssrc == sender._ssrc:
+            values = report()
+            if values is not None:
+                ntp, rtp_ts, count, octets = values
+                first.sender_info = RtcpSenderInfo(
+                    ntp_timestamp=ntp, rtp_timestamp=rtp_ts, packet_count=count, octet_count=octets
+                )
+                setattr(sender, SENDER_LSR, (ntp >> 16) & 0xFFFFFFFF)
+                setattr(sender, SENDER_COUNTERS[0], count)
+                setattr(sender, SENDER_COUNTERS[1], octets)
+        await original(packets)
+
+    sender._send_rtcp = send  # type: ignore[method-assign]
+
+
+def sender_rtx_payload_type(sender: RTCRtpSender) -> int | None:
+    """The RTX payload type ``RTCRtpSender.send`` noted from the negotiated codecs."""
+    value: int | None = getattr(sender, SENDER_RTX_PAYLOAD_TYPE)
+    return value
+
+
+def sender_header_extensions(sender: RTCRtpSender, mid: str) -> bytes:
+    """The header-extension block (profile, length, elements) of this sender's packets,
+    carrying only its MID — serialised by aiortc with the ids negotiated for this leg."""
+    packet = RtpPacket(payload_type=0)
+    packet.extensions.mid = mid
+    data = packet.serialize(getattr(sender, SENDER_EXTENSIONS_MAP))
+    return data[12:] if data[0] & 0x10 else b""
+
+
+def srtp_sender(transport: RTCDtlsTransport) -> Any:
+    """The transport's outbound SRTP session (``pylibsrtp.Session``), None before DTLS."""
+    if transport.state != "connected":
+        return None
+    return transport._tx_srtp
+
+
+def install_forwarding_receive(receiver: RTCRtpReceiver) -> None:
+    """For a receiver whose media is only forwarded: the transport tap then calls a copy of
+    aiortc 1.16.0's ``RTCRtpReceiver._handle_rtp_packet`` that keeps what the publisher's leg
+    needs — bitrate estimation (REMB), source tracking, receiver statistics (RR), RTX
+    unwrapping, NACK generation — and leaves out depayloading and the jitter buffer, i.e. the
+    frame reassembly for a decoder the SFU never runs (and its PLI on a reassembly gap: the
+    subscribers' own PLIs reach the publisher). RTCP it must send goes out in a task."""
+    estimator = getattr(receiver, RECEIVER_PRIVATE["remote_bitrate_estimator"])
+    active: dict[int, Any] = getattr(receiver, RECEIVER_PRIVATE["active_ssrc"])
+    codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, RECEIVER_PRIVATE["codecs"])
+    streams: dict[int, StreamStatistics] = getattr(receiver, RECEIVER_PRIVATE["remote_streams"])
+    rtx_ssrc: dict[int, int] = getattr(receiver, RECEIVER_PRIVATE["rtx_ssrc"])
+    nack = getattr(receiver, RECEIVER_PRIVATE["nack_generator"])
+    rtcp_ssrc = RECEIVER_PRIVATE["rtcp_ssrc"]
+    pending: set[asyncio.Future[None]] = set()
+
+    def spawn(coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not receiver._enabled:
+            return
+        if estimator is not None and packet.extensions.abs_send_time is not None:
+            remb = estimator.add(
+                abs_send_time=packet.extensions.abs_send_time,
+                arrival_time_ms=arrival_time_ms,
+                payload_size=len(packet.payload) + packet.padding_size,
+                ssrc=packet.ssrc,
+            )
+            ssrc = getattr(receiver, rtcp_ssrc)
+            if ssrc is not None and remb is not None:
+                fci = pack_remb_fci(*remb)
+                spawn(
+                    receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0, fci=fci))
+                )
+        active[packet.ssrc] = clock.current_datetime()
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        stats = streams.get(packet.ssrc)
+        if stats is None:
+            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        if is_rtx(codec):
+            original = rtx_ssrc.get(packet.ssrc)
+            apt = codec.parameters.get("apt")
+            if original is None or len(packet.payload) < 2 or not isinstance(apt, int) or apt not in codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
+        if nack is not None and nack.add(packet):
+            spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+
+    setattr(receiver, RECEIVER_FORWARDING, handle)
+
+
+# emit(b0, b1, seq, ts, ssrc, extension block, payload): one forwarded packet out.
+Emit = Callable[[int, int, int, int, int, bytes, bytes], None]
+
+
+def rtp_emitter(
+    session: Session, header: struct.Struct, transport: RTCDtlsTransport, pair: CandidatePair
+) -> Emit:
+    """The per-packet send of a subscriber leg, fused: the RTP header (``header``: b0, b1,
+    seq, timestamp, SSRC, extension block) is packed straight into the SRTP session's own
+    1500-byte buffer, the payload copied after it, libsrtp protects in place
+    (``pylibsrtp.Session.protect`` 1.0.0 does the same on the same buffer, plus allocations)
+    and the UDP socket sends a view of the buffer: no intermediate packet bytes. Host / srflx
+    pairs send on the raw socket (what ``StunProtocol.send_data`` reaches through asyncio's
+    transport; a full socket buffer or an ICMP error loses the packet, which NACK/RTX
+    covers); other event loops' transports (uvloop under uvicorn: no ``_sock``) get a copy
+    through their own ``sendto``, TURN pairs through aioice. Sessions are used from the
+    event loop only, so sharing the buffer with aiortc's own RTCP protection is safe."""
+    protect = srtp_lib.srtp_protect
+    ctx = session._srtp[0]
+    cdata = session._cdata
+    buffer = session._buffer
+    view = memoryview(buffer)
+    cell = srtp_ffi.new("int *")
+    limit = len(cdata) - SRTP_MAX_TRAILER_LEN
+    pack_into = header.pack_into
+    hlen = header.size
+    protocol = pair.protocol
+    raw = getattr(getattr(protocol, "transport", None), "_sock", None)
+    if isinstance(protocol, StunProtocol) and raw is not None:
+        sendto = raw.sendto
+        addr = pair.remote_addr
+
+        def emit(b0: int, b1: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:
+            n = hlen + len(payload)
+            if n > limit:
+                return
+            pack_into(buffer, 0, b0, b1, seq, ts, ssrc, ext)
+            buffer[hlen:n] = payload
+            cell[0] = n
+            if protect(ctx, cdata, cell):
+                return
+            try:
+                sendto(view[: cell[0]], addr)
+            except OSError:
+                pass
+
+        return emit
+    send, remote = datagram_sender(transport, pair)  # uvloop's transport (no ``_sock``), TURN
+
+    def emit_copy(b0: int, b1: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:
+        n = hlen + len(payload)
+        if n > limit:
+            return
+        pack_into(buffer, 0, b0, b1, seq, ts, ssrc, ext)
+        buffer[hlen:n] = payload
+        cell[0] = n
+        if not protect(ctx, cdata, cell):
+            send(buffer[0 : cell[0]], remote)
+
+    return emit_copy
+
+
+class SrtpProtector:
+    """``pylibsrtp.Session.protect`` (1.0.0) without its per-call allocations: the same
+    libsrtp call on the session's own 1500-byte buffer, with a reused length cell. Sessions
+    are used from the event loop only, and the result is copied out before returning, so
+    sharing the buffer with aiortc's own RTCP protection is safe."""
+
+    __slots__ = ("_buffer", "_cdata", "_ctx", "_len", "_limit", "_session")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session  # keeps the context alive
+        self._ctx = session._srtp[0]
+        self._cdata = session._cdata
+        self._buffer = session._buffer
+        self._len = srtp_ffi.new("int *")
+        self._limit = len(session._cdata) - SRTP_MAX_TRAILER_LEN
+
+    def __call__(self, data: bytes) -> bytes:
+        n = len(data)
+        if n > self._limit:
+            raise ValueError("packet is too long")
+        cell = self._len
+        cell[0] = n
+        buffer = self._buffer
+        buffer[0:n] = data
+        status = srtp_lib.srtp_protect(self._ctx, self._cdata, cell)
+        if status:
+            raise SrtpError(f"srtp_protect failed: {status}")
+        out: bytes = buffer[0 : cell[0]]
+        return out
+
+
+def nominated_pair(transport: RTCDtlsTransport) -> CandidatePair | None:
+    """The ICE pair aioice sends RTP on (``Connection.sendto`` uses ``_nominated[1]``);
+    re-read on every packet so an ICE restart or re-nomination moves the fast path too."""
+    pair: CandidatePair | None = transport.transport._connection._nominated.get(1)
+    return pair
+
+
+def nominated_pairs(transport: RTCDtlsTransport) -> dict[int, CandidatePair]:
+    """aioice's ``Connection._nominated`` (component -> pair) itself: the fast path checks
+    ``.get(1)`` against the pair it bound to on every packet (a dict lookup)."""
+    pairs: dict[int, CandidatePair] = transport.transport._connection._nominated
+    return pairs
+
+
+def datagram_sender(
+    transport: RTCDtlsTransport, pair: CandidatePair
+) -> tuple[Callable[[bytes, Any], None], Any]:
+    """(send(data, addr), addr) for the pair: the UDP socket's ``sendto`` for host/srflx
+    pairs (``StunProtocol.send_data`` does exactly that), else (TURN) aioice's own send."""
+    protocol = pair.protocol
+    if isinstance(protocol, StunProtocol) and protocol.transport is not None:
+        return protocol.transport.sendto, pair.remote_addr
+    connection = transport.transport._connection
+
+    pending: set[asyncio.Future[None]] = set()
+
+    def send(data: bytes, addr: Any) -> None:
+        task = asyncio.ensure_future(connection.sendto(data, 1))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return send, None
+
+
 __all__ = [
     "AIORTC_VERSION",
     "PassthroughQueue",
+    "SrtpProtector",
+    "datagram_sender",
+    "install_forwarding_receive",
     "install_receiver_passthrough",
+    "install_receiver_rtcp_tap",
     "install_receiver_tap",
     "install_sender_encoder",
     "install_sender_keyframe_hook",
+    "install_sender_report_hook",
+    "install_sender_retransmit",
+    "install_transport_tap",
+    "nominated_pair",
+    "nominated_pairs",
     "receiver_started",
     "request_keyframe",
     "restrict_codecs",
+    "rtp_emitter",
     "sender_encoder",
+    "sender_header_extensions",
+    "sender_rtx_payload_type",
+    "srtp_sender",
     "vp8_packetize",
 ]

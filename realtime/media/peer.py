@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Literal
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import AnyRtcpPacket, RtcpSrPacket, RtpPacket
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from realtime.media import hooks
-from realtime.media.assembly import Vp8Assembler
 from realtime.media.errors import BadSignal, CodecUnsupported
-from realtime.media.forwarding import PackOnlyEncoder, SlotTrack
+from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, vp8_keyframe_start
 from realtime.media.speech import SpeechDetector
 
 if TYPE_CHECKING:
@@ -69,32 +68,35 @@ class Publication:
         self.stopped = False
         self.created = time.monotonic()
         self.last_spoke = float("-inf")
-        self.frames = 0
+        self.frames = 0  # frames forwarded (Opus packets, VP8 marker packets)
         self.keyframe_requests = 0
         self._last_keyframe_request = float("-inf")
         self._window_start = 0.0
         self._window_packets = 0
         self.detector = SpeechDetector(room.config) if kind == "audio" else None
-        self.assembler = Vp8Assembler(payload_type, rtx_payload_type) if kind == "video" else None
+        self.rtx_payload_type = rtx_payload_type
+        self.packets = 0  # RTP packets received from the publisher (RTX included)
         self.reassembled = 0  # frames aiortc's own jitter buffer completed (not forwarded)
+        # The publisher's latest RTCP SR: (NTP time, RTP timestamp), for the legs' own SRs.
+        self.sender_report: tuple[int, int] | None = None
 
     @property
     def active(self) -> bool:
         return not self.muted and not self.stopped
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
-        """aiortc's reassembled frame, instead of decoding it: the SFU already forwarded it
-        from the packets (assembly.py), so it is only counted."""
+        """aiortc's reassembled frame, instead of decoding it: the SFU already forwarded its
+        packets, so it is only counted."""
         self.reassembled += 1
 
-    def _forward(self, data: bytes, timestamp: int) -> None:
-        self.frames += 1
-        if not self.active:
-            return
-        for slot in tuple(self.slots):
-            slot.push(data, timestamp)
+    def on_rtcp(self, packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpSrPacket) and packet.ssrc == self.ssrc:
+            info = packet.sender_info
+            self.sender_report = (info.ntp_timestamp, info.rtp_timestamp)
 
-    def on_packet(self, packet: RtpPacket) -> None:
+    def on_packet(self, packet: RtpPacket, data: bytes) -> None:
+        """Every decrypted RTP packet of this publication, before aiortc's receiver sees it."""
+        self.packets += 1
         now = time.monotonic()
         if now - self._window_start >= 1.0:
             self._window_start, self._window_packets = now, 0
@@ -104,20 +106,33 @@ class Publication:
             self.stopped = True
             self.room.spawn(self.room.remove_peer(self.participant, reason="flood"))
             return
-        if packet.payload_type == self.payload_type:
+        pt = packet.payload_type
+        if pt == self.payload_type:
             self.ssrc = packet.ssrc
-        if self.detector is not None and self.active:
-            level = packet.extensions.audio_level
-            if level is not None:
-                change = self.detector.feed(level[1], now)
-                if change is not None:
-                    self.room.speech_changed(self, change)
-        if self.assembler is not None:
-            frame = self.assembler.add(packet)
-            if frame is not None:
-                self._forward(*frame)
-        elif packet.payload_type == self.payload_type and packet.payload:
-            self._forward(packet.payload, packet.timestamp)  # an Opus packet is a frame
+            seq = packet.sequence_number
+            payload = packet.payload
+            if self.detector is not None and self.active:
+                level = packet.extensions.audio_level
+                if level is not None:
+                    change = self.detector.feed(level[1], now)
+                    if change is not None:
+                        self.room.speech_changed(self, change)
+        elif pt == self.rtx_payload_type and len(packet.payload) > 2:
+            # RFC 4588: a retransmission aiortc's receiver asked for; forward it as the
+            # original packet (each leg's own NACK/RTX is answered from the leg's history).
+            payload = packet.payload
+            seq = payload[0] << 8 | payload[1]
+            payload = payload[2:]
+        else:
+            return
+        if self.kind == "audio" or packet.marker:
+            self.frames += 1
+        if not payload or self.muted or self.stopped or not self.slots:
+            return
+        keyframe = self.kind == "audio" or vp8_keyframe_start(payload)
+        ts, marker = packet.timestamp, packet.marker
+        for slot in self.slots:
+            slot.forward(seq, ts, marker, payload, keyframe, now)
 
     def request_keyframe(self) -> None:
         """Rate-limited PLI towards the publisher (a subscriber joined or sent PLI/FIR)."""
@@ -139,6 +154,7 @@ class Peer:
         self.publications: dict[str, Publication] = {}  # by mid
         self.slots: dict[str, SlotTrack] = {}  # by mid
         self.encoders: list[PackOnlyEncoder] = []
+        self._by_receiver: dict[RTCRtpReceiver, Publication] = {}
         self.closed = False
         self.remote_ufrag: str | None = None  # identifies the client's RTCPeerConnection
         self.connected = asyncio.Event()
@@ -185,7 +201,7 @@ class Peer:
                 source = sources.get(mid) or ("mic" if transceiver.kind == "audio" else "camera")
                 added.append(self._publish(transceiver, source, *payload_types))
             if receives:
-                self._add_slot(transceiver)
+                self._add_slot(transceiver, *payload_types)
             transceiver.direction = {
                 (True, True): "sendrecv",
                 (True, False): "recvonly",
@@ -197,6 +213,9 @@ class Peer:
             await self.pc.setLocalDescription(answer)
         except Exception as exc:
             raise BadSignal() from exc
+        # The bundle transport is settled now: take the publishers' RTP at it.
+        for pub in self.publications.values():
+            hooks.install_transport_tap(pub.receiver.transport, self._on_rtp)
         return self.pc.localDescription.sdp, added
 
     def _publish(
@@ -217,16 +236,28 @@ class Peer:
             rtx_payload_type,
         )
         hooks.install_receiver_passthrough(receiver, pub.on_frame)
-        hooks.install_receiver_tap(receiver, pub.on_packet)
+        hooks.install_forwarding_receive(receiver)
+        hooks.install_receiver_rtcp_tap(receiver, pub.on_rtcp)
+        self._by_receiver[receiver] = pub
         self.publications[pub.mid] = pub
         return pub
 
-    def _add_slot(self, transceiver: RTCRtpTransceiver) -> None:
+    def _on_rtp(self, receiver: RTCRtpReceiver, packet: RtpPacket, data: bytes) -> None:
+        pub = self._by_receiver.get(receiver)
+        if pub is not None:
+            pub.on_packet(packet, data)
+
+    def _add_slot(
+        self, transceiver: RTCRtpTransceiver, payload_type: int, rtx_payload_type: int | None
+    ) -> None:
         slot = SlotTrack(transceiver.kind, str(transceiver.mid))
         sender = transceiver.sender
         encoder = PackOnlyEncoder(transceiver.kind)
         hooks.install_sender_encoder(sender, encoder)
         hooks.install_sender_keyframe_hook(sender, slot.request_keyframe)
+        hooks.install_sender_retransmit(sender, slot.retransmit)
+        hooks.install_sender_report_hook(sender, slot.sender_report)
+        slot.attach(sender, payload_type, rtx_payload_type)
         sender.replaceTrack(slot)
         self.encoders.append(encoder)
         self.slots[slot.mid] = slot
@@ -236,6 +267,7 @@ class Peer:
         mid = transceiver.mid
         if mid in self.publications and direction not in ("sendrecv", "sendonly"):
             pub = self.publications.pop(str(mid))
+            self._by_receiver.pop(pub.receiver, None)
             self.room.unpublish(pub)
 
     async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:

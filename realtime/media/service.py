@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.media.config import MediaConfig
+from realtime.media.errors import MicLocked
+from realtime.media.placement import NodeUnavailable, NotOwner, Placement, default_node_id
 from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
 from realtime.meeting.broadcast import participant_room
 from server.domain.media import record_media_fact
 from server.domain.room_state import Outcome, RoomState
-from server.errors import NotFound
+from server.errors import AppError, NotFound
 
 if TYPE_CHECKING:
     from server.runtime import Runtime
@@ -26,6 +28,8 @@ log = logging.getLogger("smo.media")
 SERVICE_KEY = "media"
 PRESENCE_CHECK_SECONDS = 1.0
 LOGGED = ("speech.started", "speech.ended", "screen.started", "screen.stopped")
+# Operations that place the meeting on this node when nobody holds it (they create state).
+CLAIMING = frozenset({"offer", "mute", "mute_all", "lock"})
 
 
 class MediaService:
@@ -35,11 +39,124 @@ class MediaService:
         self._queue: asyncio.Queue[tuple[int, str, str, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._warden: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        settings = runtime.settings
+        self.node_id: str = getattr(settings, "media_node_id", None) or default_node_id()
+        self.placement: Placement | None = None
+        if runtime.redis is not None:
+            self.placement = Placement(
+                runtime.redis,
+                settings.redis_prefix,
+                self.node_id,
+                getattr(settings, "media_public_url", None) or settings.public_url,
+                self.sfu.config.placement_ttl,
+                self._serve,
+            )
+
+    # --- operations, run on the meeting's owner node ------------------------------------------
+    async def run(self, meeting_id: int, op: str, **args: Any) -> dict[str, Any]:
+        """Run a media operation where the meeting's media lives: here without Redis; with
+        Redis on the placement's owner (claimed by this node if free, for ``CLAIMING`` ops),
+        relayed over Redis pub/sub when that is another node."""
+        placement = self.placement
+        if placement is None:
+            return await self._execute(meeting_id, op, args)
+        for _ in range(3):
+            owner = await (placement.claim(meeting_id) if op in CLAIMING else placement.owner(meeting_id))
+            if owner is None or owner == self.node_id:
+                return await self._execute(meeting_id, op, args)
+            try:
+                return await placement.call(owner, meeting_id, op, args)
+            except AppError as err:
+                if err.code != NotOwner.code:
+                    raise
+        raise NodeUnavailable()
+
+    async def _serve(self, meeting_id: int, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """An operation relayed to us by another node: only if we (still) own the meeting."""
+        assert self.placement is not None
+        placement = self.placement
+        owner = await (placement.claim(meeting_id) if op in CLAIMING else placement.owner(meeting_id))
+        if owner not in (None, self.node_id):
+            raise NotOwner()
+        return await self._execute(meeting_id, op, args)
+
+    async def _execute(self, meeting_id: int, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        participant = str(args.get("participant", ""))
+        if op == "state":
+            existing = self.sfu.rooms.get(meeting_id)
+            return {
+                "locked": bool(existing and existing.locked),
+                "muted": bool(existing and participant in existing.muted),
+            }
+        if op == "leave":
+            await self.sfu.leave(meeting_id, participant)
+            await self._reap(meeting_id)
+            return {}
+        room = self.room(meeting_id)
+        if op == "offer":
+            sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
+            return {"sdp": sdp, "slots": room.slot_map(participant), "locked": room.locked}
+        if op == "candidate":
+            await room.candidate(participant, args["candidate"], args.get("sdpMid"))
+        elif op == "unmute":
+            if room.locked and not args.get("moderator"):
+                raise MicLocked()
+            room.unmute(participant)
+        elif op == "mute":
+            room.mute(participant)
+        elif op in ("mute_all", "lock"):
+            room.mute_all(lock=op == "lock", keep=frozenset(args.get("keep") or ()))
+        elif op == "unlock":
+            room.unlock()
+        elif op == "screen_stop":
+            return {"stopped": room.stop_screen(participant), "locked": room.locked}
+        else:
+            raise AppError("media_bad_signal", status=400)
+        return {"locked": room.locked}
+
+    async def _reap(self, meeting_id: int) -> None:
+        """Close a meeting's room once its last peer is gone; release its placement."""
+        room = self.sfu.rooms.get(meeting_id)
+        if room is not None and room.idle:
+            self.sfu.rooms.pop(meeting_id, None)
+            await room.close()
+        if self.placement is not None and meeting_id not in self.sfu.rooms:
+            try:
+                await self.placement.release(meeting_id)
+            except Exception:
+                log.warning("media placement release failed", extra={"meeting_id": meeting_id})
+
+    async def _keep_placement(self) -> None:
+        """Renew the placement of every meeting with peers; reap idle rooms; give up meetings
+        another node took (our Redis key lapsed): their peers are closed (reason ``moved``) and
+        the browsers' rebuilt connections reach the new owner."""
+        assert self.placement is not None
+        while True:
+            await asyncio.sleep(self.placement.renew_every)
+            try:
+                for meeting_id, room in list(self.sfu.rooms.items()):
+                    if room.idle:
+                        await self._reap(meeting_id)
+                lost = await self.placement.renew(list(self.sfu.rooms))
+                for meeting_id in lost:
+                    log.warning("media placement lost", extra={"meeting_id": meeting_id})
+                    gone = self.sfu.rooms.pop(meeting_id, None)
+                    if gone is not None:
+                        for key in list(gone.peers):
+                            await gone.remove_peer(key, reason="moved")
+                        await gone.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("media placement renewal failed")
 
     def room(self, meeting_id: int) -> MediaRoom:
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._work())
             self._warden = asyncio.ensure_future(self._watch_presence())
+            if self.placement is not None:
+                self._keeper = asyncio.ensure_future(self._keep_placement())
         return self.sfu.room(meeting_id)
 
     async def _watch_presence(self) -> None:
@@ -107,14 +224,19 @@ class MediaService:
             await room.emit(participant_room(meeting_id, participant), "media.slots", data)
         elif kind == "closed":
             await room.emit(participant_room(meeting_id, participant), "media.closed", data)
+            await self._reap(meeting_id)
 
     async def close(self) -> None:
-        if self._warden is not None:
-            self._warden.cancel()
+        for task in (self._warden, self._keeper):
+            if task is not None:
+                task.cancel()
+        owned = list(self.sfu.rooms)
         await self.sfu.close()
+        if self.placement is not None:
+            await self.placement.close(owned)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._queue.join(), 5)
-        for task in (self._warden, self._worker):
+        for task in (self._warden, self._keeper, self._worker):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -2,7 +2,12 @@
 
 The client always offers (first connection and every renegotiation); the answer comes back in
 the acknowledgement together with the slot map ``{mid: {participant, source} | null}``, which
-is also pushed as "media.slots" whenever the forwarding policy changes it."""
+is also pushed as "media.slots" whenever the forwarding policy changes it.
+
+Every operation on the meeting's media runs where that media lives (``MediaService.run``): in
+this process, or, with Redis, on the meeting's owner node, relayed over Redis pub/sub (see
+realtime/media/placement.py). What goes into the meeting log and to the participants' sockets
+is done here, on the node that received the message."""
 
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.media.config import parse_ice_servers
-from realtime.media.errors import MicLocked
 from realtime.media.service import media_service
 from realtime.meeting.registry import HandlerContext, Message, handler
 from server.domain.events import ParticipantKey
@@ -52,13 +56,13 @@ async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
         {"urls": s.urls, **({"username": s.username, "credential": s.credential} if s.username else {})}
         for s in parse_ice_servers(config.ice_servers)
     ]
-    room = service.room(ctx.meeting_id)
+    state = await service.run(ctx.meeting_id, "state", participant=ctx.participant)
     return {
         "iceServers": servers,
         "audio_slots": config.max_audio,
         "video_slots": config.last_n + 1,
-        "locked": room.locked,
-        "muted": ctx.participant in room.muted,
+        "locked": state["locked"],
+        "muted": state["muted"],
     }
 
 
@@ -66,29 +70,29 @@ async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
 async def media_offer(ctx: HandlerContext, msg: Offer) -> dict[str, Any]:
     if ctx.state is not None:
         require_open(ctx.state)
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
-    sdp = await room.offer(ctx.participant, msg.sdp, msg.sources)
-    return {"type": "answer", "sdp": sdp, "slots": room.slot_map(ctx.participant), "locked": room.locked}
+    result = await media_service(ctx.runtime).run(
+        ctx.meeting_id, "offer", participant=ctx.participant, sdp=msg.sdp, sources=dict(msg.sources)
+    )
+    return {"type": "answer", "sdp": result["sdp"], "slots": result["slots"], "locked": result["locked"]}
 
 
 @handler("media.candidate", Candidate)
 async def media_candidate(ctx: HandlerContext, msg: Candidate) -> None:
-    await (
-        media_service(ctx.runtime).room(ctx.meeting_id).candidate(ctx.participant, msg.candidate, msg.sdpMid)
+    await media_service(ctx.runtime).run(
+        ctx.meeting_id, "candidate", participant=ctx.participant, candidate=msg.candidate, sdpMid=msg.sdpMid
     )
 
 
 @handler("media.leave", Empty)
 async def media_leave(ctx: HandlerContext, msg: Empty) -> None:
-    await media_service(ctx.runtime).sfu.leave(ctx.meeting_id, ctx.participant)
+    await media_service(ctx.runtime).run(ctx.meeting_id, "leave", participant=ctx.participant)
 
 
 @handler("media.unmute", Empty)
 async def media_unmute(ctx: HandlerContext, msg: Empty) -> None:
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
-    if room.locked and not ctx.is_moderator:
-        raise MicLocked()
-    room.unmute(ctx.participant)
+    await media_service(ctx.runtime).run(
+        ctx.meeting_id, "unmute", participant=ctx.participant, moderator=ctx.is_moderator
+    )
 
 
 async def _log_mute(ctx: HandlerContext, participant: str | None, locked: bool) -> int:
@@ -101,28 +105,32 @@ async def _log_mute(ctx: HandlerContext, participant: str | None, locked: bool) 
 
 @handler("media.mute", Target, moderator=True)
 async def media_mute(ctx: HandlerContext, msg: Target) -> dict[str, Any]:
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
     if ctx.state is not None and msg.participant not in ctx.state.participants:
-        raise AppError("participant_unknown", status=404)
-    room.mute(msg.participant)  # forwarding stops before anything else happens
-    seq = await _log_mute(ctx, msg.participant, room.locked)
-    await ctx.emit_to_participant(msg.participant, "media.muted", {"locked": room.locked})
+        # this process's fold may not have seen a join through another process yet
+        if msg.participant not in (await ctx.room.current_state(ctx.meeting_id)).participants:
+            raise AppError("participant_unknown", status=404)
+    # forwarding stops before anything else happens
+    locked = (await media_service(ctx.runtime).run(ctx.meeting_id, "mute", participant=msg.participant))[
+        "locked"
+    ]
+    seq = await _log_mute(ctx, msg.participant, locked)
+    await ctx.emit_to_participant(msg.participant, "media.muted", {"locked": locked})
     return {"seq": seq}
 
 
 @handler("media.mute_all", Empty, moderator=True)
 async def media_mute_all(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
-    room.mute_all(lock=False, keep=frozenset({ctx.participant}))
-    seq = await _log_mute(ctx, None, room.locked)
-    await ctx.emit_to_room("media.muted", {"all": True, "except": ctx.participant, "locked": room.locked})
+    result = await media_service(ctx.runtime).run(ctx.meeting_id, "mute_all", keep=[ctx.participant])
+    seq = await _log_mute(ctx, None, result["locked"])
+    await ctx.emit_to_room(
+        "media.muted", {"all": True, "except": ctx.participant, "locked": result["locked"]}
+    )
     return {"seq": seq}
 
 
 @handler("media.lock", Empty, moderator=True)
 async def media_lock(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
-    room.mute_all(lock=True, keep=frozenset({ctx.participant}))
+    await media_service(ctx.runtime).run(ctx.meeting_id, "lock", keep=[ctx.participant])
     seq = await _log_mute(ctx, None, True)
     await ctx.emit_to_room("media.muted", {"all": True, "except": ctx.participant, "locked": True})
     return {"seq": seq}
@@ -130,8 +138,7 @@ async def media_lock(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
 
 @handler("media.unlock", Empty, moderator=True)
 async def media_unlock(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
-    room.unlock()
+    await media_service(ctx.runtime).run(ctx.meeting_id, "unlock")
 
     async def act(session: AsyncSession, state: RoomState) -> list[Any]:
         return await unlock_microphones(session, ctx.meeting_id, state, ctx.actor)
@@ -143,7 +150,7 @@ async def media_unlock(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
 
 @handler("media.screen_stop", Target, moderator=True)
 async def media_screen_stop(ctx: HandlerContext, msg: Target) -> None:
-    room = media_service(ctx.runtime).room(ctx.meeting_id)
-    if not room.stop_screen(msg.participant):
+    result = await media_service(ctx.runtime).run(ctx.meeting_id, "screen_stop", participant=msg.participant)
+    if not result["stopped"]:
         raise AppError("media_no_screen", status=409)
     await ctx.emit_to_participant(msg.participant, "media.screen_stopped", {})
