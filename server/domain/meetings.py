@@ -120,7 +120,8 @@ class UpcomingMeeting:
 
 
 # --- reading -----------------------------------------------------------------------------------
-async def _meeting(session: AsyncSession, meeting_id: int, *, agenda: bool = False) -> Meeting:
+async def get_meeting(session: AsyncSession, meeting_id: int, *, agenda: bool = False) -> Meeting:
+    """The meeting (with its agenda loaded when asked), or NotFound."""
     if not 0 < meeting_id <= MAX_ID:
         raise NotFound()
     query = select(Meeting).where(Meeting.id == meeting_id)
@@ -135,7 +136,7 @@ async def _meeting(session: AsyncSession, meeting_id: int, *, agenda: bool = Fal
 async def meeting_view(session: AsyncSession, user: User | None, meeting_id: int) -> MeetingView:
     """The meeting page: members of the association and administrators."""
     require_login(user)
-    meeting = await _meeting(session, meeting_id, agenda=True)
+    meeting = await get_meeting(session, meeting_id, agenda=True)
     if not await can_join_meeting(session, user, meeting):
         raise Forbidden()
     ids = {meeting.chair_id, meeting.secretary_id, *(i.rapporteur_id for i in meeting.agenda)}
@@ -189,7 +190,7 @@ async def meeting_for_edit(
 ) -> tuple[Meeting, Association, list[MemberRow]]:
     """The meeting (with its agenda) and its association's members, for the edit form."""
     require_login(user)
-    meeting = await _meeting(session, meeting_id, agenda=True)
+    meeting = await get_meeting(session, meeting_id, agenda=True)
     await require_methodist(session, user, meeting.association_id)
     if meeting.status != MeetingStatus.scheduled:
         raise MeetingNotEditable()
@@ -273,7 +274,7 @@ async def update_meeting(
 ) -> Meeting:
     """Change a meeting that has not started yet; agenda items keep their ids where they remain."""
     require_login(user)
-    meeting = await _meeting(session, meeting_id, agenda=True)
+    meeting = await get_meeting(session, meeting_id, agenda=True)
     await require_methodist(session, user, meeting.association_id)
     if meeting.status != MeetingStatus.scheduled:
         raise MeetingNotEditable()
@@ -302,7 +303,7 @@ async def update_meeting(
 async def cancel_meeting(session: AsyncSession, user: User | None, meeting_id: int) -> Meeting:
     """Cancel a scheduled meeting (methodist or administrator); its guest link stops working."""
     require_login(user)
-    meeting = await _meeting(session, meeting_id)
+    meeting = await get_meeting(session, meeting_id)
     await require_methodist(session, user, meeting.association_id)
     if meeting.status != MeetingStatus.scheduled:
         raise MeetingNotCancellable()
@@ -319,7 +320,7 @@ def guest_url(public_url: str, meeting: Meeting) -> str:
 
 async def rotate_guest_link(session: AsyncSession, user: User | None, meeting_id: int) -> Meeting:
     """A new guest link for the meeting (moderators); the old one stops working at once."""
-    meeting = await _meeting(session, meeting_id)
+    meeting = await get_meeting(session, meeting_id)
     if not await is_meeting_moderator(session, require_login(user), meeting):
         raise Forbidden()
     meeting.guest_token = secrets.token_urlsafe(24)

@@ -63,6 +63,7 @@ from server.db.types import utcnow
 from server.domain.associations import MAX_ID
 from server.domain.ics import Invitation, Method, build_invitation, meeting_uid
 from server.domain.meeting_hooks import MeetingChange, on_meeting_change
+from server.domain.meetings import get_meeting
 from server.domain.notifications import notify
 from server.domain.permissions import (
     can_join_meeting,
@@ -149,18 +150,6 @@ class MaterialInput(BaseModel):
 
 
 # --- reading -----------------------------------------------------------------------------------
-async def get_meeting(session: AsyncSession, meeting_id: int, *, agenda: bool = False) -> Meeting:
-    if not 0 < meeting_id <= MAX_ID:
-        raise NotFound()
-    query = select(Meeting).where(Meeting.id == meeting_id)
-    if agenda:
-        query = query.options(selectinload(Meeting.agenda))
-    meeting = await session.scalar(query)
-    if meeting is None:
-        raise NotFound()
-    return meeting
-
-
 async def _readable(session: AsyncSession, user: User | None, meeting_id: int) -> Meeting:
     """Members of the association and administrators."""
     user = require_login(user)

@@ -11,6 +11,7 @@ from typing import Any
 import itsdangerous
 from starlette.requests import HTTPConnection, Request
 
+from server.db.engine import Database
 from server.db.models import User
 from server.errors import CsrfFailed, Unauthenticated
 from server.i18n import LOCALES
@@ -74,3 +75,9 @@ def request_locale(request: HTTPConnection) -> str:
     if user is not None and user.locale in LOCALES:
         return str(user.locale)
     return str(request.app.state.runtime.settings.default_locale)
+
+
+def request_database(request: Request) -> Database:
+    """The runtime's database, for handlers."""
+    db: Database = request.app.state.runtime.db
+    return db

@@ -77,3 +77,17 @@ async def read_json(request: Request, schema: type[M], *, csrf: bool = True) -> 
         return schema.model_validate(data)
     except ValidationError as exc:
         raise validation_error_from_pydantic(exc) from exc
+
+
+def field_messages(locale: str, fields: dict[str, str], area: str) -> dict[str, str]:
+    """field -> the human message for its error code (``ValidationFailed.details['fields']``):
+    ``<area>.field.<code>`` when the catalogue has it, else ``<area>.field.invalid``. Nested
+    fields ("grades.2") report on their form field ("grades"); the first problem wins."""
+    from server.i18n import catalogue, translate
+
+    known = catalogue("ru")
+    out: dict[str, str] = {}
+    for name, code in fields.items():
+        key = f"{area}.field.{code}" if f"{area}.field.{code}" in known else f"{area}.field.invalid"
+        out.setdefault(name.split(".")[0], translate(key, locale))
+    return out

@@ -14,9 +14,10 @@ from starlette.routing import BaseRoute, Route
 from server.domain import accounts, memberships
 from server.domain.passwords import check_password_rule
 from server.errors import AppError, RateLimited, ValidationFailed, validation_error_from_pydantic
-from server.i18n import catalogue, translate
+from server.i18n import translate
 from server.web.auth import current_user, login_session, logout_session, request_locale
 from server.web.error_handlers import error_response, wants_json
+from server.web.forms import field_messages as shared_field_messages
 from server.web.forms import read_form
 from server.web.templating import render
 
@@ -30,13 +31,7 @@ IP_LIMIT_FACTOR = 10
 
 
 def field_messages(locale: str, fields: dict[str, str]) -> dict[str, str]:
-    """field -> human message, from the codes in ValidationFailed.details['fields']."""
-    known = catalogue("ru")
-    out: dict[str, str] = {}
-    for name, code in fields.items():
-        key = f"accounts.field.{code}" if f"accounts.field.{code}" in known else "accounts.field.invalid"
-        out[name] = translate(key, locale)
-    return out
+    return shared_field_messages(locale, fields, "accounts")
 
 
 def validate(schema: type[M], values: dict[str, Any], extra: dict[str, str] | None = None) -> M:

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.domain.analysis import (
     MAX_CONCLUSIONS,
     MAX_TASKS_TEXT,
@@ -30,7 +29,7 @@ from server.domain.stats import available_years, default_year
 from server.errors import ValidationFailed
 from server.i18n import translate
 from server.protocols import render_docx, render_pdf
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -49,9 +48,7 @@ class TextsForm(YearForm):
     next_tasks: Annotated[str, StringConstraints(max_length=MAX_TASKS_TEXT * 2)] = ""
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _url(aid: int, year: int) -> str:

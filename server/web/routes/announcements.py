@@ -10,14 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.domain import announcements as domain
 from server.domain import search_index  # noqa: F401  (registers the meeting search hook)
 from server.domain.permissions import require_methodist
 from server.errors import AppError, validation_error_from_pydantic
 from server.files import file_response, read_upload_form
 from server.i18n import translate
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -33,9 +32,7 @@ class AnnouncementForm(BaseModel):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _page_no(request: Request) -> int:

@@ -12,14 +12,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.domain import competitions as comp
 from server.domain.certificates import certificate_filename, render_certificate
 from server.errors import AppError, ValidationFailed
 from server.files import file_response, read_upload_form
 from server.i18n import translate
 from server.protocols.russian import MOSCOW
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.error_handlers import error_response, wants_json
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
@@ -30,9 +29,7 @@ BLANK_CRITERIA = 5
 SHOWN_ON_PAGE = {409, 413, 415, 422}
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, kind: str, key: str) -> None:

@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.domain import consultations as domain
 from server.domain.associations import get_association
 from server.domain.permissions import require_member, require_methodist
 from server.errors import ValidationFailed
-from server.i18n import catalogue, translate
-from server.web.auth import current_user, request_locale
+from server.i18n import translate
+from server.web.auth import current_user, request_database, request_locale
+from server.web.forms import field_messages as shared_field_messages
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -38,9 +38,7 @@ class ExpertForm(BaseModel):
     user_id: int = Field(gt=0, le=domain.MAX_ID)
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, key: str) -> None:
@@ -48,16 +46,7 @@ def _flash(request: Request, key: str) -> None:
 
 
 def field_messages(locale: str, fields: dict[str, str]) -> dict[str, str]:
-    known = catalogue("ru")
-    out: dict[str, str] = {}
-    for name, code in fields.items():
-        key = (
-            f"consultations.field.{code}"
-            if f"consultations.field.{code}" in known
-            else "consultations.field.invalid"
-        )
-        out.setdefault(name.split(".")[0], translate(key, locale))
-    return out
+    return shared_field_messages(locale, fields, "consultations")
 
 
 async def _list_page(

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models.library import LibraryKind
 from server.domain.library_pages import (
     RegulationFileInput,
@@ -26,15 +25,12 @@ from server.errors import NotFound
 from server.files import FileRejected, file_response, read_upload_form
 from server.i18n import translate
 from server.protocols import render_docx, render_pdf
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
 
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _code(error_type: str) -> str:

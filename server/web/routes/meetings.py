@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models import Association, MeetingForm
 from server.db.models.protocols import MeetingProtocol
 from server.domain.associations import MemberRow
@@ -32,7 +31,7 @@ from server.domain.meetings import (
 )
 from server.errors import ValidationFailed
 from server.i18n import translate
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.error_handlers import error_response, wants_json
 from server.web.forms import read_form
 from server.web.meeting_form import blank_form, form_from_meeting, form_from_values, parse_meeting_form
@@ -48,9 +47,7 @@ def flash(request: Request, kind: str, key: str) -> None:
     put_flash(request, kind, translate(key, request_locale(request)))
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _form_page(

@@ -6,13 +6,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models.notifications import EmailMode, NotificationKind
 from server.domain import notifications as domain
 from server.domain.permissions import require_login
 from server.errors import ValidationFailed
 from server.i18n import translate
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -21,9 +20,7 @@ KINDS = list(NotificationKind)
 MODES = list(EmailMode)
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _safe_next(url: str) -> str:

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models import Meeting, PlanRow, User, WorkPlan
 from server.domain.plans import (
     FORM_LABELS,
@@ -44,7 +43,7 @@ from server.files.kinds import DOCX, PDF
 from server.files.store import content_disposition
 from server.i18n import translate
 from server.protocols import render_docx, render_pdf
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.panels import panel
 from server.web.routes.accounts import put_flash, take_flash
@@ -61,9 +60,7 @@ EMPTY_ROW = {
 }
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, kind: str, key: str, **params: Any) -> None:

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models import Meeting, MeetingStatus, User
 from server.domain import preparation as prep
 from server.domain.permissions import can_join_meeting, is_meeting_moderator
@@ -21,7 +20,7 @@ from server.files import FileRejected, file_response, read_upload_form
 from server.files.store import SAFE_HEADERS, content_disposition
 from server.i18n import translate
 from server.protocols.russian import date_requisite
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.error_handlers import error_response, wants_json
 from server.web.forms import read_form
 from server.web.panels import panel
@@ -37,9 +36,7 @@ _FIELD_CODES = {
 }
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, kind: str, key: str, **params: Any) -> None:

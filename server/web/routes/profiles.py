@@ -10,14 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models.profiles import QualificationCategory
 from server.domain import profiles as prof
 from server.errors import AppError, ValidationFailed
 from server.files import file_response, read_upload_form
 from server.i18n import translate
 from server.protocols.russian import MOSCOW
-from server.web.auth import current_user, request_locale, require_user
+from server.web.auth import current_user, request_database, request_locale, require_user
 from server.web.error_handlers import wants_json
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -29,9 +28,7 @@ HOURS_RANGE = (1, 1000)
 YEAR_MIN = 1970
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _text(values: dict[str, Any], key: str, limit: int, errors: dict[str, str]) -> str:

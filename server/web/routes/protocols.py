@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.domain.protocol_mailing import (
     DOCX_TYPE,
     PDF_TYPE,
@@ -30,7 +29,7 @@ from server.domain.protocols import add_remark, resolve_remark
 from server.errors import AppError, NotFound
 from server.i18n import translate
 from server.protocols import render_docx, render_html, render_pdf
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -61,9 +60,7 @@ class ResolveForm(BaseModel):
     resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, kind: str, key: str) -> None:

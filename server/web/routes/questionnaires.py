@@ -34,7 +34,6 @@ from starlette.routing import Route
 
 import server.domain.feedback  # noqa: F401  (registers the meeting-end hook and the mail job)
 from server.charts import bar_chart
-from server.db.engine import Database
 from server.db.models import Meeting, User
 from server.db.models.questionnaires import QuestionKind
 from server.domain import questionnaires as dq
@@ -43,7 +42,7 @@ from server.domain.permissions import require_methodist
 from server.domain.plans import current_school_year, school_year_label
 from server.errors import AppError, Conflict, ValidationFailed
 from server.i18n import translate
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.panels import panel
 from server.web.routes.accounts import put_flash, take_flash
@@ -53,9 +52,7 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 PDF_TYPE = "application/pdf"
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, kind: str, key: str, **params: Any) -> None:

@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.db.models.resources import ResourceKind
 from server.domain import resources as domain
 from server.errors import Forbidden, ValidationFailed, validation_error_from_pydantic
 from server.files import DOCUMENTS, FileRejected, Upload, file_response, read_upload_form, save_upload
-from server.i18n import catalogue, translate
-from server.web.auth import current_user, request_locale
+from server.i18n import translate
+from server.web.auth import current_user, request_database, request_locale
+from server.web.forms import field_messages as shared_field_messages
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -44,9 +44,7 @@ class RejectForm(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _flash(request: Request, key: str) -> None:
@@ -54,13 +52,7 @@ def _flash(request: Request, key: str) -> None:
 
 
 def field_messages(locale: str, fields: dict[str, str]) -> dict[str, str]:
-    known = catalogue("ru")
-    out: dict[str, str] = {}
-    for name, code in fields.items():
-        name = name.split(".")[0]
-        key = f"resources.field.{code}" if f"resources.field.{code}" in known else "resources.field.invalid"
-        out.setdefault(name, translate(key, locale))
-    return out
+    return shared_field_messages(locale, fields, "resources")
 
 
 def _parse(values: dict[str, Any], uploads: dict[str, Upload], *, editing: bool) -> ResourceForm:

@@ -9,12 +9,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.db.engine import Database
 from server.domain import topics as domain
 from server.domain.permissions import require_member, require_methodist
 from server.errors import AppError, ValidationFailed, validation_error_from_pydantic
 from server.i18n import translate
-from server.web.auth import current_user, request_locale
+from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.routes.accounts import put_flash, take_flash
 from server.web.templating import render
@@ -42,9 +41,7 @@ class DeclineForm(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+_db = request_database
 
 
 def _messages(request: Request, exc: ValidationFailed) -> dict[str, str]:
