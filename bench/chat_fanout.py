@@ -11,6 +11,7 @@ JSON line.
     .venv/bin/python bench/chat_fanout.py [--clients 300] [--rate 10] [--seconds 10]
                                           [--database-url postgresql+asyncpg://...]
                                           [--profile ours.prof]   (cProfile of our server)
+                                          [--pyinstrument ours.txt]  (pyinstrument of our server)
 """
 
 from __future__ import annotations
@@ -266,6 +267,8 @@ async def main(args: Any) -> None:
         "SMO_CHAT_MESSAGES_PER_10S": "1000000",
     }
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+    if args.pyinstrument:  # a sampling profile of our server as text (where the time goes)
+        profile = ["-m", "pyinstrument", "-r", "text", "--show-all", "-o", args.pyinstrument]
     ours = spawn(
         uvicorn_command(port, profile),
         env,
@@ -278,7 +281,7 @@ async def main(args: Any) -> None:
         results["ours"] = await run_load(f"http://127.0.0.1:{port}", cookies, meeting_id, ours.pid, args)
     finally:
         # SIGINT: uvicorn re-raises it after its shutdown, cProfile then still writes its stats
-        ours.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
+        ours.send_signal(signal.SIGINT if args.profile or args.pyinstrument else signal.SIGTERM)
         ours.wait(15)
     bare_port = free_port()
     bare = spawn(
@@ -325,4 +328,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", default=None, help="write our server's cProfile stats to this file")
+    parser.add_argument(
+        "--pyinstrument", default=None, help="write our server's pyinstrument profile (text) here"
+    )
     asyncio.run(main(parser.parse_args()))
