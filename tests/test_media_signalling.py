@@ -105,3 +105,39 @@ async def test_media_through_the_room(server: LiveServer, cast: Cast) -> None:
         await speaker.close()
         await viewer.close()
     await wait_for(lambda: media_service(server.runtime).sfu.peer_count() == 0, 10, what="peers released")
+
+
+async def test_the_microphone_lock_survives_a_new_media_room(server: LiveServer, cast: Cast) -> None:
+    """A node that (re)starts a meeting's media (restart, failover to another node) takes the
+    lock from the meeting's log: a locked meeting stays locked, an unlocked one stays open."""
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    member, _ = await cast.joined("member")
+    service = media_service(server.runtime)
+
+    async def offer_on_a_new_room() -> bool:
+        await service.sfu.leave(cast.meeting.id, cast.key("member"))
+        service.sfu.rooms.pop(cast.meeting.id, None)  # as if this node had just taken it over
+        peer = ClientPeer(audio_slots=1, video_slots=0)
+        peer.publish(ToneTrack(lambda t: False), "mic")
+        answers: list[dict[str, Any]] = []
+
+        async def send(sdp: str, sources: dict[str, str]) -> str:
+            ack = await member.ok("media.offer", {"sdp": sdp, "type": "offer", "sources": sources})
+            answers.append(ack)
+            return str(ack["sdp"])
+
+        try:
+            await peer.offer(send)
+        finally:
+            await peer.close()
+        return bool(answers[0]["locked"])
+
+    assert await offer_on_a_new_room() is False
+    await host.ok("media.lock")
+    await host.wait_event(lambda e: e["type"] == "mic.muted" and e["payload"]["locked"] is True)
+    assert await offer_on_a_new_room() is True
+    assert await member.error("media.unmute") == "media_mic_locked"
+    await host.ok("media.unlock")
+    await host.wait_event(lambda e: e["type"] == "mic.unlocked")
+    assert await offer_on_a_new_room() is False

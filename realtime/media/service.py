@@ -17,7 +17,7 @@ from realtime.media.placement import NodeUnavailable, NotOwner, Placement, defau
 from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
 from realtime.meeting.broadcast import participant_room
-from server.domain.media import record_media_fact
+from server.domain.media import microphones_locked, record_media_fact
 from server.domain.room_state import Outcome, RoomState
 from server.errors import AppError, NotFound
 
@@ -93,7 +93,11 @@ class MediaService:
             await self.sfu.leave(meeting_id, participant)
             await self._reap(meeting_id)
             return {}
+        fresh = meeting_id not in self.sfu.rooms
         room = self.room(meeting_id)
+        if fresh:  # this node (re)starts the meeting's media: the lock survives in the log
+            async with self.runtime.db.read() as session:
+                room.locked = room.locked or await microphones_locked(session, meeting_id)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
             return {"sdp": sdp, "slots": room.slot_map(participant), "locked": room.locked}

@@ -3,8 +3,10 @@ a moderator, screen shares. The SFU (realtime/media) decides; these record."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db.models import MeetingEvent
 from server.domain.meeting_log import LoggedEvent, append_events
 from server.domain.room import require_moderator, require_open, require_participant
 from server.domain.room_state import Actor, RoomState
@@ -47,3 +49,24 @@ async def unlock_microphones(
     require_moderator(state, actor)
     require_open(state)
     return await append_events(session, meeting_id, [("mic.unlocked", actor.key, {})])
+
+
+async def microphones_locked(session: AsyncSession, meeting_id: int) -> bool:
+    """Whether the meeting's microphones are locked, from its log: the last «mute everyone and
+    lock» (``mic.muted`` with ``locked`` and no participant) not followed by ``mic.unlocked``.
+    A media node that takes a meeting over (restart, failover) starts from this."""
+    rows = (
+        await session.execute(
+            select(MeetingEvent.type, MeetingEvent.payload)
+            .where(
+                MeetingEvent.meeting_id == meeting_id, MeetingEvent.type.in_(("mic.muted", "mic.unlocked"))
+            )
+            .order_by(MeetingEvent.seq.desc())
+        )
+    ).all()
+    for event_type, payload in rows:
+        if event_type == "mic.unlocked":
+            return False
+        if payload.get("locked") and payload.get("participant") is None:
+            return True
+    return False
