@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import secrets
@@ -141,6 +142,12 @@ async def run_load(
     assert ack.get("ok"), ack
     await wait_for(lambda: all(c.warm for c in clients), 120, what="warm-up delivered")
     total = int(args.rate * args.seconds)
+    # The load generator's own garbage collector must not stall the receipt of messages (its
+    # pauses showed up as the latency of whichever server was being measured): freeze what
+    # exists now and keep the collector off during the window.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     acks: list[float] = []
 
@@ -162,6 +169,8 @@ async def run_load(
         pass
     elapsed = time.perf_counter() - t0
     cpu = cpu_seconds(pid) - cpu0
+    gc.enable()
+    gc.unfreeze()
     latencies = sorted(x for c in clients for x in c.latencies)
     for c in clients:
         await c.close()

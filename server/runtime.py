@@ -7,6 +7,7 @@ Handlers reach it through ``request.app.state.runtime`` (HTTP) or the namespace'
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,11 @@ class Runtime:
         from server.workers import start_workers
 
         self.tasks.extend(start_workers(self))
+        # Everything imported and built so far lives as long as the process: move it out of the
+        # garbage collector's sight, so that a full collection during a meeting scans only what
+        # the meetings created (a full scan of the whole heap stalled broadcasts by 100-200 ms).
+        gc.collect()
+        gc.freeze()
         log.info(
             "runtime started",
             extra={
