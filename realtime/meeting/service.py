@@ -41,6 +41,10 @@ SWEEP_SECONDS = 30
 MAX_BATCH = 128  # actions per group commit
 
 
+class _ActionFailed(Exception):
+    """Rolls back the transaction of a lone action that raised (its future holds the error)."""
+
+
 @dataclass(slots=True)
 class _Queued:
     action: Action[Any]
@@ -169,6 +173,9 @@ class RoomService:
         self.stats["batches"] += 1
         self.stats["actions"] += len(batch)
         done: list[tuple[_Queued, Outcome[Any]]] = []
+        # One action alone (the usual case under light load) needs no savepoint: if it fails,
+        # its whole transaction rolls back; the fold holds none of it, so it stays cached.
+        alone = len(batch) == 1
         try:
             async with self.locked(meeting_id):
                 try:
@@ -177,15 +184,22 @@ class RoomService:
                         state = await self._exact(session, meeting)
                         for queued in batch:
                             try:
-                                async with session.begin_nested():
+                                if alone:
                                     outcome = await queued.action(session, state)
+                                else:
+                                    async with session.begin_nested():
+                                        outcome = await queued.action(session, state)
                             except Exception as exc:
                                 if not queued.future.done():
                                     queued.future.set_exception(exc)
+                                if alone:
+                                    raise _ActionFailed() from exc
                                 continue
                             for event in outcome.events:
                                 state.apply(event)  # the next action of the batch sees it
                             done.append((queued, outcome))
+                except _ActionFailed:
+                    return  # rolled back; its sender has the error
                 except BaseException:
                     # Nothing of the batch is durable: forget the fold that already holds it.
                     self._cache.pop(meeting_id, None)

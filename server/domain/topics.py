@@ -189,17 +189,27 @@ async def accept_topic(
     row.status, row.plan_row_id, row.school_year = TopicStatus.accepted, plan_row.id, school_year
     row.decided_by_id, row.decided_at = methodist.id, utcnow()
     await session.flush()
+    await _tell_author(
+        session,
+        row,
+        f"Ваша тема «{row.title[:200]}» включена в план на {school_year_label(school_year)} учебный год",
+    )
+    return row
+
+
+async def _tell_author(session: AsyncSession, row: TopicProposal, title: str, body: str = "") -> None:
+    """The proposer learns the methodist's decision (once per proposal)."""
     if row.author_id:
         await notify(
             session,
             [row.author_id],
             NotificationKind.topic_proposal,
             dedupe_key=f"topic:{row.id}:decided",
-            title=f"Ваша тема «{row.title[:200]}» включена в план на {school_year_label(school_year)} учебный год",
+            title=title,
+            body=body,
             url=f"/associations/{row.association_id}/topics#topic-{row.id}",
             association_id=row.association_id,
         )
-    return row
 
 
 async def decline_topic(
@@ -212,17 +222,7 @@ async def decline_topic(
     row.status, row.decline_reason = TopicStatus.declined, reason
     row.decided_by_id, row.decided_at = methodist.id, utcnow()
     await session.flush()
-    if row.author_id:
-        await notify(
-            session,
-            [row.author_id],
-            NotificationKind.topic_proposal,
-            dedupe_key=f"topic:{row.id}:decided",
-            title=f"Ваша тема «{row.title[:200]}» отклонена",
-            body=f"Причина: {reason}",
-            url=f"/associations/{row.association_id}/topics#topic-{row.id}",
-            association_id=row.association_id,
-        )
+    await _tell_author(session, row, f"Ваша тема «{row.title[:200]}» отклонена", body=f"Причина: {reason}")
     return row
 
 
