@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck install install-test system-deps fuzz soak bench clean
+.PHONY: run test test-clock check lint typecheck install install-test system-deps fuzz soak bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,18 @@ system-deps:
 
 test: $(TEST_STAMP) system-deps check
 	$(BIN)/pytest -q
+
+# The clock-shift check: the date-sensitive suites with the process clock at the hours and days
+# where dates change (Moscow midnight is 21:00 UTC; the school year turns on 1 September).
+CLOCK_INSTANTS ?= 2026-12-03T03:00:00Z 2026-12-03T10:00:00Z 2026-12-03T20:59:00Z 2026-12-03T21:01:00Z \
+	2026-08-31T20:59:00Z 2026-08-31T21:01:00Z 2026-09-01T10:00:00Z
+CLOCK_TESTS ?= tests/test_clock.py tests/test_preparation_registration.py tests/test_preparation_letters.py \
+	tests/test_plan_meetings.py tests/test_plan_pages.py tests/test_protocol_workflow.py \
+	tests/test_notifications_pages.py tests/test_competitions_flow.py tests/test_stats_pages.py \
+	tests/test_questionnaires_feedback.py tests/test_topics_flow.py tests/test_analysis_pages.py
+test-clock: $(TEST_STAMP)
+	@for t in $(CLOCK_INSTANTS); do echo "== SMO_TEST_NOW=$$t"; \
+	  SMO_TEST_NOW=$$t $(BIN)/pytest -q $(CLOCK_TESTS) || exit 1; done
 
 fuzz: $(TEST_STAMP)
 	SMO_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests -k fuzz

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import clock
 from server.db.engine import Database
 from server.db.models import (
     AgendaItem,
@@ -152,9 +153,7 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 s.add(Membership(association_id=assoc.id, user_id=user.id, role=role))
                 people.append(user)
             # Tomorrow at 15:00 Moscow time (12:00 UTC): an ordinary afternoon slot.
-            start = (datetime.now(UTC) + timedelta(days=1)).replace(
-                hour=12, minute=0, second=0, microsecond=0
-            )
+            start = (clock.now() + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
             meeting = Meeting(
                 association_id=assoc.id,
                 title="Функциональная грамотность на уроках математики",

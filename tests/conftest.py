@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from server import clock
 from server.db.engine import Database
 from server.db.models import OutboxMessage
 from server.settings import Settings
@@ -26,6 +27,26 @@ from tests.support.net import wait_for
 from tests.support.smtp import Inbox, start_smtp
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+TEST_NOW = os.environ.get("SMO_TEST_NOW")  # the clock-shift check (README, `make test-clock`)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_NOW:
+        clock.travel_to(clock.parse_instant(TEST_NOW))
+
+
+@pytest.fixture(autouse=True)
+def _test_starts_at_test_now() -> None:
+    """Under SMO_TEST_NOW every test starts at that instant (so one set just before midnight
+    does not drift past it while the suite runs)."""
+    if TEST_NOW:
+        clock.travel_to(clock.parse_instant(TEST_NOW))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"clock: {clock.now().isoformat(timespec='seconds')} (SMO_TEST_NOW={os.environ.get('SMO_TEST_NOW', '')})"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from server import clock
 from server.db.models import MeetingStatus
 from tests.support.client import WebClient
 from tests.support.factories import logged_in_client, make_meeting, make_user
@@ -28,7 +29,7 @@ async def test_home_anonymous_goes_to_login(client: WebClient) -> None:
 
 async def test_home_lists_associations_and_upcoming_meetings(server: LiveServer, world: World) -> None:
     db = server.runtime.db
-    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    soon = clock.now().replace(microsecond=0) + timedelta(days=2)
     await make_meeting(db, world.association_id, "Заседание по плану", starts_at=soon)
     await make_meeting(
         db, world.association_id, "Идёт прямо сейчас", starts_at=soon, status=MeetingStatus.live

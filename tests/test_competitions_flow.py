@@ -4,11 +4,12 @@ published results with ties, certificates read back, and who may do what."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pypdf
 from sqlalchemy import func, select, update
 
+from server import clock
 from server.db.models import (
     Competition,
     CompetitionCriterion,
@@ -20,13 +21,14 @@ from server.db.models import (
 )
 from server.domain.activity import METRICS
 from server.domain.competitions import competition_results
+from server.protocols.russian import today as ru_today
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" * 8
-TODAY = datetime.now(UTC).date()
+TODAY = ru_today()  # in Moscow, where the competition's dates are
 
 
 def call_form(jury: list[int], **over: str) -> dict[str, object]:
@@ -153,7 +155,7 @@ async def test_competition_flow_to_certificates(server: LiveServer) -> None:
             await s.execute(
                 update(Competition)
                 .where(Competition.id == cid)
-                .values(entries_until=datetime.now(UTC) - timedelta(minutes=1))
+                .values(entries_until=clock.now() - timedelta(minutes=1))
             )
         assert await upload_entry(cl["b"], cid, "Поздно", PDF) == 409
 
@@ -225,7 +227,7 @@ async def test_competition_flow_to_certificates(server: LiveServer) -> None:
         assert (await cl["m"].get("/competitions/entries/999999/certificate.pdf")).status_code == 404
 
         # For the annual analysis and the statistics.
-        start, end = datetime.now(UTC) - timedelta(days=30), datetime.now(UTC) + timedelta(days=1)
+        start, end = clock.now() - timedelta(days=30), clock.now() + timedelta(days=1)
         async with db.read() as s:
             results = await competition_results(s, assoc.id, start, end)
             entries_metric = await METRICS["competition_entries"].source(s, assoc.id, start, end)

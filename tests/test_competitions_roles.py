@@ -3,10 +3,11 @@ head, methodist, administrator — for every action; bad ids are 404."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from server import clock
 from server.db.models import Competition, CompetitionCriterion, Role
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
@@ -69,7 +70,7 @@ async def test_competition_role_matrix(server: LiveServer, client: WebClient) ->
             await s.execute(
                 update(Competition)
                 .where(Competition.id == cid)
-                .values(entries_until=datetime.now(UTC) - timedelta(seconds=1))
+                .values(entries_until=clock.now() - timedelta(seconds=1))
             )
             crit = (
                 await s.scalars(

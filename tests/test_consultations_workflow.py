@@ -5,12 +5,13 @@ matrix; the annual summary and the activity metric."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 
+from server import clock
 from server.db.models import Meeting, MeetingForm, Notification, NotificationKind, Role
 from server.db.models.consultations import ConsultationAnswer, ConsultationExpert, ConsultationQuestion
 from server.domain.activity import METRICS
@@ -246,7 +247,7 @@ async def test_summary_and_activity_metric(server: LiveServer) -> None:
         await c["asker"].submit(f"/consultations/{q1}/answers/{ans[ids['expert']].id}/solution")
         member_reply = (await _answer_ids(server, q3))[ids["member"]]
         await c["member"].submit(f"/consultations/{q3}/answers/{member_reply.id}/solution")
-        now = datetime.now(UTC)
+        now = clock.now()
         async with server.runtime.db.transaction() as s:
             past = now - timedelta(days=400)
             await s.execute(

@@ -4,10 +4,11 @@ bad input, and the protocol workflow's notifications (review opened, approved) w
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from server import clock
 from server.db.models import MeetingStatus, Notification, NotificationKind, Role
 from server.db.models.protocols import MeetingProtocol
 from server.domain.meeting_log import append_events
@@ -109,7 +110,7 @@ async def test_protocol_review_and_approval_notify_and_index(server: LiveServer,
     await add_member(db, a.id, methodist.id, Role.methodist)
     await add_member(db, a.id, member.id, Role.member)
     await add_member(db, other.id, outsider.id, Role.member)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    start = clock.now().replace(microsecond=0) - timedelta(hours=2)
     meeting = await make_meeting(db, a.id, "Экологическое воспитание школьников", starts_at=start)
     async with db.transaction() as s:
         await append_events(s, meeting.id, [("meeting.started", f"u:{methodist.id}", {})], at=start)

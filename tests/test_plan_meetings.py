@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import docx
 import pypdf
 from sqlalchemy import select
 
+from server import clock
 from server.db.models import AgendaItem, Meeting, MeetingForm, MeetingStatus, PlanRow, PlanRowStatus, Role
 from server.db.models.library import LibraryDocument, LibraryKind, LibraryVersion
 from server.db.models.protocols import MeetingProtocol
@@ -26,7 +27,7 @@ from tests.support.sio import RoomClient, user_cookie
 
 def future_day(weeks: int = 3) -> date:
     """A day a few weeks ahead (the meeting must be in the future to be held in the room)."""
-    return moscow(datetime.now().astimezone()).date() + timedelta(weeks=weeks)
+    return moscow(clock.now()).date() + timedelta(weeks=weeks)
 
 
 def year_of(day: date) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.message import Message
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select, update
 
+from server import clock
 from server.db.models import Meeting, OutboxMessage
 from server.protocols.russian import MOSCOW
 from server.workers import wake_outbox
@@ -74,7 +75,7 @@ async def load_meeting(server: LiveServer, meeting_id: int) -> Meeting:
 
 
 def moscow_day(days: int) -> date:
-    return (datetime.now(MOSCOW) + timedelta(days=days)).date()
+    return (clock.now().astimezone(MOSCOW) + timedelta(days=days)).date()
 
 
 async def outbox_rows(server: LiveServer, prefix: str) -> list[OutboxMessage]:
@@ -89,7 +90,7 @@ async def outbox_rows(server: LiveServer, prefix: str) -> list[OutboxMessage]:
 
 async def all_done(server: LiveServer, prefix: str = "") -> bool:
     """Every row (of ``prefix``) that is due has been handled."""
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = await outbox_rows(server, prefix)
     # (a claimed row is "running" with its lease in next_attempt_at: not done yet)
     return all(
@@ -108,7 +109,7 @@ async def run_now(server: LiveServer, dedupe_key: str) -> None:
         result = await s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.dedupe_key == dedupe_key)
-            .values(status="pending", next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            .values(status="pending", next_attempt_at=clock.now() - timedelta(seconds=1))
         )
         assert result.rowcount == 1, dedupe_key  # type: ignore[attr-defined]
     await settle(server, f"job {dedupe_key} ran")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import clock
 from server.db.models import (
     AgendaItem,
     Association,
@@ -157,11 +158,11 @@ async def test_edit_review_approve_and_number(server: LiveServer) -> None:
 
     async with db.transaction() as s:
         with pytest.raises(Forbidden):
-            await start_review(s, secretary, pid, datetime.now(UTC) + timedelta(days=3))
+            await start_review(s, secretary, pid, clock.now() + timedelta(days=3))
         with pytest.raises(ProtocolReviewClosed):
             await add_remark(s, member, pid, "Не указан срок")
     async with db.transaction() as s:
-        await start_review(s, methodist, pid, datetime.now(UTC) + timedelta(days=3))
+        await start_review(s, methodist, pid, clock.now() + timedelta(days=3))
         remark = await add_remark(s, member, pid, "Не указан срок исполнения")
         remark_id = remark.id
     async with db.transaction() as s:

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from server import clock
+
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -38,4 +40,5 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The process clock's now (``server.clock``), for column defaults and domain code."""
+    return clock.now()

@@ -87,7 +87,7 @@ class PlanTooLong(AppError):
 # --- school years -------------------------------------------------------------------------------
 def current_school_year(today: date | None = None) -> int:
     """The school year (by its starting calendar year) that ``today`` belongs to: 1 Sept – 31 Aug."""
-    return school_year_of(today or utcnow().date())
+    return school_year_of(today or ru.today())
 
 
 def school_year_label(year: int) -> str:
@@ -498,7 +498,7 @@ def meeting_day(row: PlanRow, year: int, today: date | None = None) -> date:
     for n, pattern in _MONTH_RE:  # in school-year order: September first
         if pattern.search(row.dates_text):
             return date(year if n >= 9 else year + 1, n, 15)
-    return (today or ru.moscow(utcnow()).date()) + timedelta(days=7)
+    return (today or ru.today()) + timedelta(days=7)
 
 
 async def create_meeting_from_row(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from server import clock
+
 # Moscow has kept UTC+3 all year since 2014; a fixed offset keeps rendering independent of tzdata.
 MOSCOW = timezone(timedelta(hours=3), "MSK")
 
@@ -25,6 +27,11 @@ MONTHS_GENITIVE = (
 
 def moscow(moment: datetime) -> datetime:
     return moment.astimezone(MOSCOW)
+
+
+def today() -> date:
+    """Today's date in Moscow by the process clock (``server.clock``)."""
+    return moscow(clock.now()).date()
 
 
 def _day(value: date | datetime) -> date:

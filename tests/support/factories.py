@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from server import clock
 from server.db.engine import Database
 from server.db.models import AgendaItem, Association, Meeting, Membership, Organisation, Role, User
 from server.domain.passwords import hash_password
@@ -109,7 +110,7 @@ async def make_meeting(
     **fields: Any,
 ) -> Meeting:
     """A scheduled meeting (tomorrow by default) with a couple of agenda items."""
-    start = starts_at or (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    start = starts_at or (clock.now() + timedelta(days=1)).replace(microsecond=0)
     async with db.transaction() as s:
         meeting = Meeting(
             association_id=association_id,

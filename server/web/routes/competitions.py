@@ -18,6 +18,7 @@ from server.errors import AppError, ValidationFailed
 from server.files import file_response, read_upload_form
 from server.i18n import translate
 from server.protocols.russian import MOSCOW
+from server.protocols.russian import today as ru_today
 from server.web.auth import current_user, request_database, request_locale
 from server.web.error_handlers import error_response, wants_json
 from server.web.forms import read_form
@@ -183,7 +184,7 @@ async def _new_page(
 async def competition_new(request: Request) -> Response:
     aid = request.path_params["id"]
     if request.method == "GET":
-        today = datetime.now(MOSCOW).date()
+        today = ru_today()
         return await _new_page(
             request,
             {

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +15,7 @@ from server.domain import profiles as prof
 from server.errors import AppError, ValidationFailed
 from server.files import file_response, read_upload_form
 from server.i18n import translate
-from server.protocols.russian import MOSCOW
+from server.protocols.russian import today as ru_today
 from server.web.auth import current_user, request_database, request_locale, require_user
 from server.web.error_handlers import wants_json
 from server.web.routes.accounts import put_flash, take_flash
@@ -86,11 +86,11 @@ def parse_profile_form(values: dict[str, Any]) -> prof.ProfileInput:
     if isinstance(raw_date, str) and raw_date.strip():
         try:
             category_date = date.fromisoformat(raw_date.strip())
-            if category_date > datetime.now(MOSCOW).date() or category_date.year < YEAR_MIN:
+            if category_date > ru_today() or category_date.year < YEAR_MIN:
                 errors["category_date"] = "date_range"
         except ValueError:
             errors["category_date"] = "date"
-    this_year = datetime.now(MOSCOW).year
+    this_year = ru_today().year
     courses: list[prof.CourseInput] = []
     for i in course_indexes(values):
         if values.get(f"course-{i}-remove"):
