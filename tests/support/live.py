@@ -47,7 +47,15 @@ async def start_live_server(settings: Settings) -> LiveServer:
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="on",
+        ws="websockets-sansio",
+        # Longer than any pause between a test's requests on a loaded machine: with uvicorn's 5 s
+        # the server may close a kept-alive connection just as the client reuses it (ReadError).
+        timeout_keep_alive=120,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve())

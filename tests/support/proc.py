@@ -105,6 +105,8 @@ def uvicorn_command(port: int, python_args: list[str] | None = None) -> list[str
         "websockets-sansio",
         "--log-level",
         "warning",
+        "--timeout-keep-alive",  # as in live.py: no idle close racing a reused connection
+        "120",
     ]
 
 
