@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from server import clock
-from server.domain.notifications import next_digest_at
-from server.domain.plans import current_school_year
-from server.domain.preparation import _is_day_before, tomorrow_run_at
-from server.domain.protocols import school_year_of
-from server.protocols import russian as ru
+from server.domain.community.notifications import next_digest_at
+from server.domain.protocol import russian as ru
+from server.domain.protocol.workflow import school_year_of
+from server.domain.year.plans import current_school_year
+from server.domain.year.preparation import _is_day_before, tomorrow_run_at
 
 # instant (UTC) -> the date in Moscow at that instant
 INSTANTS = {

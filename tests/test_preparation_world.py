@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from server import clock
 from server.db.models import Meeting, OutboxMessage
-from server.protocols.russian import MOSCOW
+from server.domain.protocol.russian import MOSCOW
 from server.workers import wake_outbox
 from tests.support.client import WebClient
 from tests.support.live import LiveServer
