@@ -77,8 +77,9 @@ def show(r: Report) -> None:
     print(f"video frames at Bob per phase: {r.video_frames}")
     print(f"audio frames at Bob per phase: {r.audio_frames}")
     print(
-        f"freeze after the outage: video {r.freeze_after_outage_s} s, audio {r.audio_gap_after_outage_s} s; "
-        f"longest video gap outside the outage {r.longest_video_gap_outside_outage_s} s"
+        f"after the outage: first video frame {r.freeze_after_outage_s} s, first audio frame "
+        f"{r.audio_gap_after_outage_s} s, longest video freeze {r.longest_video_freeze_after_outage_s} s; "
+        f"longest video gap under loss before it {r.longest_video_gap_under_loss_s} s"
     )
     print(f"feedback: {json.dumps(r.feedback)}")
     print(f"sfu: {json.dumps(r.sfu)}")
@@ -114,6 +115,8 @@ def summary(r: Report) -> dict[str, Any]:
             1,
         ),
         "freeze_after_outage_s": r.freeze_after_outage_s,
+        "longest_video_freeze_after_outage_s": r.longest_video_freeze_after_outage_s,
+        "longest_video_gap_under_loss_s": r.longest_video_gap_under_loss_s,
         "audio_gap_after_outage_s": r.audio_gap_after_outage_s,
         "first_ack_after_outage_s": min(
             (x["first_ack_after_outage_s"] for x in r.reconnect.values() if x["first_ack_after_outage_s"]),

@@ -57,7 +57,8 @@ class Report:
     audio_frames: dict[str, int]
     freeze_after_outage_s: float | None  # outage end -> Bob's next decoded video frame
     audio_gap_after_outage_s: float | None  # outage end -> Bob's next decoded audio frame
-    longest_video_gap_outside_outage_s: float
+    longest_video_gap_under_loss_s: float  # before the outage
+    longest_video_freeze_after_outage_s: float  # from the outage's end to the end of the run
     feedback: dict[str, dict[str, int]]  # per peer: NACK / PLI / RTX counters
     sfu: dict[str, int]
     # connections
@@ -110,14 +111,18 @@ def _first_after(times: list[float], at: float) -> float | None:
     return min(later) - at if later else None
 
 
-def _longest_gap(times: list[float], start: float, end: float, skip: tuple[float, float]) -> float:
-    inside = sorted(t for t in times if start <= t <= end)
-    gaps = [
-        b - a
-        for a, b in itertools.pairwise(inside)
-        if b <= skip[0] or a >= skip[1] + 5.0  # outside the outage and its recovery
-    ]
-    return max(gaps, default=0.0)
+def _longest_gap(times: list[float], start: float, end: float) -> float:
+    """The longest time without a frame in [start, end] (counted from ``start``)."""
+    inside = [start, *sorted(t for t in times if start < t <= end)]
+    return max((b - a for a, b in itertools.pairwise(inside)), default=end - start)
+
+
+def _journals(alice: RoomPeer, bob: RoomPeer) -> str:
+    return "; ".join(
+        f"{name}: connected={peer.sio.connected} online={peer.online.is_set()} journal={peer.journal} "
+        f"media={peer.media.pc.connectionState if peer.media else None}"
+        for name, peer in (("alice", alice), ("bob", bob))
+    )
 
 
 def _timeline(t_cut: float, t_restored: float, alice: RoomPeer, bob: RoomPeer, room: Any) -> str:
@@ -195,11 +200,10 @@ async def run(
         for link in (a_link, b_link):
             link.impair()
         await asyncio.gather(*traffic)  # every send has its ack (or gave up after 60 s)
-        await wait_for(
-            lambda: bob.online.is_set() and alice.online.is_set() and len(bob.video_times) > 0,
-            60,
-            what="both back online",
-        )
+        try:
+            await wait_for(lambda: bob.online.is_set() and alice.online.is_set(), 60, what="both back online")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {_journals(alice, bob)}") from None
         frames_at_clean = len(bob.video_times)
         await wait_for(lambda: len(bob.video_times) >= frames_at_clean + 30, 30, what="video on clean links")
         t_end = time.monotonic()
@@ -249,9 +253,8 @@ async def run(
             },
             freeze_after_outage_s=_round(_first_after(vt, t_restored)),
             audio_gap_after_outage_s=_round(_first_after(at, t_restored)),
-            longest_video_gap_outside_outage_s=round(
-                _longest_gap(vt, t_impaired, t_clean, (t_cut, t_restored)), 3
-            ),
+            longest_video_gap_under_loss_s=round(_longest_gap(vt, t_impaired, t_cut), 3),
+            longest_video_freeze_after_outage_s=round(_longest_gap(vt, t_restored, t_end), 3),
             feedback={
                 name: {k: v - fb_before[name][k] for k, v in asdict(peer.feedback).items()}
                 for name, peer in (("alice", alice), ("bob", bob))
