@@ -96,3 +96,36 @@ async def test_meeting_survives_loss_delay_reordering_and_an_outage(
     assert log["chat_acked_in_log_once"] == m["chat_acked"] == log["chat_acked_seq_matches"], log
     assert log["votes_acked_in_log_once"] == m["votes_acked"] == log["votes_acked_ballot_once"], log
     assert log["chat_duplicates"] == 0 and log["vote_duplicates"] == 0, log
+
+
+async def test_a_long_outage_ends_in_a_reconnect_without_losing_the_meeting(
+    net_server: LiveServer, net: ImpairedNetwork
+) -> None:
+    """24 s without network: longer than Socket.IO's ping deadline (10 s + 10 s), so both
+    sides drop the connection and the server closes the media of the absent people. The
+    participants come back the way the page does: Socket.IO reconnects and joins with the last
+    seq, the media connection is rebuilt when ICE gives up."""
+    server = net_server
+    cast = await seed_cast(server.runtime.db, server.url, server.runtime.secret_key)
+    report = await run(server, net, cast, Impairment(before_outage=3.0, outage=24.0, after_outage=8.0))
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+
+    for who in report.reconnect.values():
+        assert who["socketio_disconnects"] >= 1 and who["joins"] >= 2, report.reconnect  # reconnected
+        assert who["media_rebuilds"] >= 1 and who["connection_state"] == "connected", report.reconnect
+        assert who["in_room"] and who["sfu_peers"] == 1, report.reconnect
+    assert report.video_frames["clean_after"] > 0 and report.audio_frames["clean_after"] > 0, report
+
+    log = report.log
+    assert log["seqs_contiguous"], log
+    for key, joined in log["joined"].items():
+        assert joined - log["left"][key] == 1, log  # left while away, joined again: once in the room
+    assert log["peers_missed_events"] == [[], []], log  # the rejoin replayed what they missed
+
+    # Messages sent while disconnected are refused by the client (never acknowledged); every
+    # acknowledged one is in the log exactly once, and nothing is there twice.
+    m = report.messages
+    assert m["acked"] > 0 and m["refused"] == 0, m
+    assert log["chat_acked_in_log_once"] == m["chat_acked"] == log["chat_acked_seq_matches"], log
+    assert log["votes_acked_in_log_once"] == m["votes_acked"] == log["votes_acked_ballot_once"], log
+    assert log["chat_duplicates"] == 0 and log["vote_duplicates"] == 0, log

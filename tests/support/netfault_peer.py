@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import socketio
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
@@ -52,7 +53,8 @@ class Journal:
     disconnects: int = 0
     connects: list[float] = field(default_factory=list)
     disconnected_at: list[float] = field(default_factory=list)
-    rebuilds: list[float] = field(default_factory=list)
+    rebuilds: list[float] = field(default_factory=list)  # media rebuild started
+    rebuilt: list[float] = field(default_factory=list)  # ... and its offer answered
     media_closed: list[dict[str, Any]] = field(default_factory=list)
     acked: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     unacked: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
@@ -74,37 +76,45 @@ class RoomPeer:
         self.key = key  # participant key, "u:<id>"
         self.meeting_id = meeting_id
         self.make_tracks = tracks
-        self.sio = socketio.AsyncClient(
-            reconnection=True,
-            reconnection_delay=RECONNECT_DELAY,
-            reconnection_delay_max=RECONNECT_DELAY_MAX,
-            randomization_factor=0.0,
-        )
+        self.sio: socketio.AsyncClient  # made by connect(), on the participant's own loop
+
         self.events: dict[int, dict[str, Any]] = {}
         self.last_seq: int | None = None
         self.online = asyncio.Event()
         self.journal = Journal()
         self.feedback = Feedback()
         self.media: ClientPeer | None = None
+        self.http: aiohttp.ClientSession | None = None
         self.media_tracks: list[tuple[MediaStreamTrack, str]] = []
         self.video_times: list[float] = []  # arrival of every decoded video frame (all slots)
         self.audio_times: list[float] = []
         self.trace: list[tuple[float, str, int]] = []  # (time, "nack"|"pli_sent"|"pli_received", n)
         self._busy = asyncio.Lock()
+        self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- the room connection (connection.js) --------------------------------------------------
+    async def connect(self) -> None:
+        """Connect (on the loop that will run this participant). Like a browser, every
+        (re)connection carries the session cookie: python-engineio 4.15 moves a ``Cookie``
+        header into its own aiohttp session's jar and closes that session on a disconnect,
+        so its automatic reconnection would arrive without the cookie ("unauthenticated");
+        an aiohttp session of our own keeps the cookie for every attempt."""
+        jar = aiohttp.CookieJar(unsafe=True)  # unsafe: the server is addressed by IP
+        jar.update_cookies({"smo_session": self.cookie})
+        self.http = aiohttp.ClientSession(cookie_jar=jar)
+        self.sio = socketio.AsyncClient(
+            reconnection=True,
+            reconnection_delay=RECONNECT_DELAY,
+            reconnection_delay_max=RECONNECT_DELAY_MAX,
+            randomization_factor=0.0,
+            http_session=self.http,
+        )
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("event", self._on_event)
         self.sio.on("media.closed", self._on_media_closed)
-
-    # --- the room connection (connection.js) --------------------------------------------------
-    async def connect(self) -> None:
-        await self.sio.connect(
-            self.url,
-            headers={"Cookie": f"smo_session={self.cookie}"},
-            transports=["websocket"],
-            wait_timeout=30,
-        )
+        await self.sio.connect(self.url, transports=["websocket"], wait_timeout=30)
         await asyncio.wait_for(self.online.wait(), 60)
 
     def _spawn(self, coro: Any) -> None:
@@ -150,7 +160,7 @@ class RoomPeer:
     async def _on_media_closed(self, data: dict[str, Any]) -> None:
         self.journal.media_closed.append(data)
 
-    async def send(self, name: str, payload: dict[str, Any], timeout: float = 60) -> dict[str, Any] | None:
+    async def send(self, name: str, payload: dict[str, Any], timeout: float = 30) -> dict[str, Any] | None:
         """One user action: the ack, or None when none came (then it may or may not be stored)."""
         try:
             ack = await self.sio.call(name, payload, timeout=timeout)
@@ -166,6 +176,7 @@ class RoomPeer:
 
     # --- media (media.js) ------------------------------------------------------------------
     async def start_media(self) -> None:
+        await asyncio.wait_for(self.online.wait(), 120)  # media.js waits for the room first
         async with self._busy:
             cfg = await self.sio.call("media.config", {}, timeout=60)
             assert cfg.get("ok"), cfg
@@ -191,16 +202,22 @@ class RoomPeer:
         (self.video_times if kind == "video" else self.audio_times).append(at)
 
     def _state_changed(self, peer: ClientPeer) -> None:
-        if peer.pc.connectionState == "failed" and peer is self.media:
+        # media.js rebuilds on "failed"; aiortc reports a connection the server closed (the
+        # DTLS close alert, or ICE consent lost after the server dropped it) as "closed"
+        if peer is self.media and not self._closing and peer.pc.connectionState in ("failed", "closed"):
             self._spawn(self._rebuild_later(peer))
 
     async def _rebuild_later(self, peer: ClientPeer) -> None:
         await asyncio.sleep(REBUILD_DELAY)  # the page's own delay before rebuilding
-        if peer is not self.media:
+        if peer is not self.media or self._closing:
             return
+        self.media = None
         self.journal.rebuilds.append(time.monotonic())
         await peer.close()
+        for track, _ in self.media_tracks:
+            track.stop()
         await self.start_media()
+        self.journal.rebuilt.append(time.monotonic())
 
     def _instrument(self, peer: ClientPeer) -> None:
         fb = self.feedback
@@ -256,6 +273,7 @@ class RoomPeer:
 
     # --- teardown -------------------------------------------------------------------------
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -264,7 +282,10 @@ class RoomPeer:
                 await self.media.close()
         for track, _ in self.media_tracks:
             track.stop()
-        with contextlib.suppress(Exception):
-            await self.sio.disconnect()
-        with contextlib.suppress(Exception):
-            await self.sio.shutdown()
+        if hasattr(self, "sio"):
+            with contextlib.suppress(Exception):
+                await self.sio.disconnect()
+            with contextlib.suppress(Exception):
+                await self.sio.shutdown()
+        if self.http is not None:
+            await self.http.close()

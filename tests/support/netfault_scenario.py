@@ -208,6 +208,11 @@ async def run(
         await wait_for(lambda: len(bob.video_times) >= frames_at_clean + 30, 30, what="video on clean links")
         t_end = time.monotonic()
 
+        # the room object is new if everyone's media was closed meanwhile (a long outage)
+        room_now = media_service(server.runtime).sfu.rooms.get(meeting_id, media_room)
+        if room_now is not media_room:
+            sfu_before = {}  # counters of the rebuilt connections only
+            media_room = room_now
         sfu_after = _sfu_counters(media_room, cast)
         log = await _check_log(server, cast, [alice, bob], polls)
         state = await room_service(server.runtime).current_state(meeting_id)
