@@ -55,6 +55,7 @@ class Journal:
     disconnected_at: list[float] = field(default_factory=list)
     rebuilds: list[float] = field(default_factory=list)  # media rebuild started
     rebuilt: list[float] = field(default_factory=list)  # ... and its offer answered
+    rebuilt_on_rejoin: int = 0  # rebuilds because media.config said the server dropped it
     media_closed: list[dict[str, Any]] = field(default_factory=list)
     acked: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     unacked: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
@@ -146,6 +147,15 @@ class RoomPeer:
         for event in ack.get("events", []):
             self._apply(event)
         self.online.set()
+        if self.journal.joins > 1 and self.media is not None:
+            self._spawn(self._check_media(self.media))
+
+    async def _check_media(self, peer: ClientPeer) -> None:
+        """media.js after a reconnect: rebuild at once if the server dropped our media."""
+        cfg = await self.sio.call("media.config", {}, timeout=60)
+        if cfg.get("ok") and not cfg["peer"]:
+            self.journal.rebuilt_on_rejoin += 1
+            await self._rebuild_later(peer, delay=0.0)
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         if self.online.is_set():
@@ -207,8 +217,8 @@ class RoomPeer:
         if peer is self.media and not self._closing and peer.pc.connectionState in ("failed", "closed"):
             self._spawn(self._rebuild_later(peer))
 
-    async def _rebuild_later(self, peer: ClientPeer) -> None:
-        await asyncio.sleep(REBUILD_DELAY)  # the page's own delay before rebuilding
+    async def _rebuild_later(self, peer: ClientPeer, delay: float = REBUILD_DELAY) -> None:
+        await asyncio.sleep(delay)  # the page's own delay before rebuilding after "failed"
         if peer is not self.media or self._closing:
             return
         self.media = None

@@ -229,6 +229,10 @@ async def run(
                     else None
                 ),
                 "media_rebuilds": len(peer.journal.rebuilds),
+                "media_rebuilt_on_rejoin": peer.journal.rebuilt_on_rejoin,
+                "media_back_after_outage_s": _round(
+                    max(peer.journal.rebuilt) - t_restored if peer.journal.rebuilt else None
+                ),
                 "media_closed": [c.get("reason") for c in peer.journal.media_closed],
                 "ice_state": peer.media.pc.iceConnectionState if peer.media else None,
                 "connection_state": peer.media.pc.connectionState if peer.media else None,
