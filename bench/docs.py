@@ -37,7 +37,7 @@ from chat_fanout import cpu_seconds, ready, seed, spawn
 from pycrdt import Decoder, Doc, XmlElement, XmlFragment, XmlText, merge_updates, write_message
 
 from server.db.migrate import upgrade_async
-from server.domain.documents import state_vector
+from server.domain.meeting.documents import state_vector
 from tests.support.net import free_port, wait_for
 from tests.support.proc import uvicorn_command
 from tests.support.sio import user_cookie

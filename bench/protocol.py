@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.protocols import assemble_protocol, render_docx, render_html, render_pdf, render_text
+from server.domain.protocol import assemble_protocol, render_docx, render_html, render_pdf, render_text
 from tests.support.logs import LogBuilder, meeting_info
 
 MINUTES = 180

@@ -19,7 +19,7 @@ from server.db.models import (
     Role,
     User,
 )
-from server.domain.passwords import check_password_rule, hash_password
+from server.domain.accounts.passwords import check_password_rule, hash_password
 from server.settings import Settings
 
 DEMO_PASSWORD = "demo12345"
@@ -40,10 +40,10 @@ async def _seed_year(
     s: AsyncSession, settings: Settings, assoc: Association, people: list[User], meeting: Meeting
 ) -> None:
     """The year around the meetings: a plan, a published resource, an announcement, a topic."""
-    from server.domain.announcements import post_announcement
-    from server.domain.plans import add_plan_row, current_school_year, get_or_create_plan
-    from server.domain.resources import create_resource
-    from server.domain.topics import propose_topic
+    from server.domain.community.announcements import post_announcement
+    from server.domain.community.topics import propose_topic
+    from server.domain.year.plans import add_plan_row, current_school_year, get_or_create_plan
+    from server.domain.year.resources import create_resource
 
     methodist, teacher = people[0], people[1]
     year = current_school_year()

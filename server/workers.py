@@ -39,10 +39,10 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 
 def _load_handlers() -> None:
     # Importing the modules registers their handlers.
-    import server.domain.feedback
-    import server.domain.notifications
-    import server.domain.preparation
-    import server.domain.protocols
+    import server.domain.community.notifications
+    import server.domain.protocol.workflow
+    import server.domain.year.feedback
+    import server.domain.year.preparation
     import server.mail.sender  # noqa: F401
 
 

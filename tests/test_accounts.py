@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.db.models import Organisation, User
-from server.web.routes.accounts import (
+from server.web.routes.accounts.accounts import (
     IP_LIMIT_FACTOR,
     REGISTRATIONS_PER_HOUR,
     login_email_key,

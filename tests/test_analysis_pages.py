@@ -21,8 +21,8 @@ from server.db.models.library import LibraryDocument, LibraryKind, LibraryVersio
 from server.db.models.plans import PlanRow, PlanRowSource, PlanRowStatus, WorkPlan
 from server.db.models.profiles import MemberProfile, ProfileCourse, QualificationCategory
 from server.db.models.resources import Resource, ResourceKind, ResourceStatus
-from server.domain.plans import add_plan_row, get_or_create_plan
-from server.domain.protocols import approve_protocol, assemble_draft, edit_protocol
+from server.domain.protocol.workflow import approve_protocol, assemble_draft, edit_protocol
+from server.domain.year.plans import add_plan_row, get_or_create_plan
 from tests.support.client import WebClient
 from tests.support.factories import logged_in_client
 from tests.support.live import LiveServer

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from server.db.models import Notification, NotificationKind, OutboxMessage, Role, StoredFile
 from server.db.models.announcements import Announcement
 from server.db.types import utcnow
-from server.domain.notifications import digest_job
+from server.domain.community.notifications import digest_job
 from server.workers import wake_outbox
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer

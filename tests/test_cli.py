@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from server.db.engine import Database
 from server.db.models import Association, Meeting, Membership, Role, User
-from server.domain.passwords import verify_password
+from server.domain.accounts.passwords import verify_password
 
 SMO = [sys.executable, "-m", "server.cli"]
 

@@ -18,8 +18,8 @@ from server.db.models import (
     NotificationKind,
     Role,
 )
-from server.domain.activity import METRICS
-from server.domain.competitions import competition_results
+from server.domain.year.activity import METRICS
+from server.domain.year.competitions import competition_results
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer

@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 
 from server.db.models import Meeting, MeetingForm, Notification, NotificationKind, Role
 from server.db.models.consultations import ConsultationAnswer, ConsultationExpert, ConsultationQuestion
-from server.domain.activity import METRICS
-from server.domain.consultations import consultations_summary
+from server.domain.year.activity import METRICS
+from server.domain.year.consultations import consultations_summary
 from server.search import search
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user

@@ -45,7 +45,7 @@ async def test_two_pages_type_into_one_document(server: LiveServer) -> None:
             await expect(a.page.locator(".ProseMirror-yjs-cursor")).to_contain_text("Петрова")
             await screenshot(a.page, "documents-methodist")
             async with server.runtime.db.read() as s:
-                from server.domain.documents import document_text, list_documents
+                from server.domain.meeting.documents import document_text, list_documents
 
                 notes = (await list_documents(s, mid))[0]
                 text = await document_text(s, notes.id)
@@ -93,7 +93,7 @@ async def test_edits_made_offline_arrive_after_the_reconnect(server: LiveServer)
                     "Пока коллеги нет", timeout=20_000
                 )
             async with server.runtime.db.read() as s:
-                from server.domain.documents import document_text, list_documents
+                from server.domain.meeting.documents import document_text, list_documents
 
                 text = await document_text(s, (await list_documents(s, mid))[0].id)
             assert "Написано без связи" in text and "Пока коллеги нет" in text

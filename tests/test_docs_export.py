@@ -11,7 +11,7 @@ from pycrdt import XmlElement, XmlFragment, XmlText
 from sqlalchemy import select
 
 from server.db.models import MeetingEvent
-from server.domain import documents
+from server.domain.meeting import documents
 from tests.support.client import WebClient
 from tests.support.doc_peer import DocPeer
 from tests.support.live import LiveServer

@@ -12,7 +12,7 @@ from pycrdt import XmlElement, XmlText
 from sqlalchemy import func, select
 
 from server.db.models import DocSnapshot, DocUpdate
-from server.domain import documents
+from server.domain.meeting import documents
 from tests.support.doc_peer import DocPeer, sync_msg
 from tests.support.live import LiveServer
 from tests.support.net import wait_for

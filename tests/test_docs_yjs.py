@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from server.domain import documents
+from server.domain.meeting import documents
 from tests.conftest import make_settings
 from tests.support.doc_peer import DocPeer
 from tests.support.live import LiveServer, start_live_server

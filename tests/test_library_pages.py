@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from server.db.models import Role
 from server.db.models.library import LibraryVersion
 from server.db.models.protocols import MeetingProtocol, ProtocolStatus
-from server.protocols import render_docx
-from server.protocols.layout import Block
+from server.domain.protocol import render_docx
+from server.domain.protocol.layout import Block
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_meeting, make_user
 from tests.support.live import LiveServer

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from server.db.models import MeetingStatus, Notification, NotificationKind, Role
 from server.db.models.protocols import MeetingProtocol
-from server.domain.meeting_log import append_events
-from server.domain.notifications import notify
-from server.domain.protocols import assemble_draft
+from server.domain.community.notifications import notify
+from server.domain.meeting.meeting_log import append_events
+from server.domain.protocol.workflow import assemble_draft
 from tests.support.factories import add_member, logged_in_client, make_association, make_meeting, make_user
 from tests.support.live import LiveServer
 from tests.support.net import wait_for

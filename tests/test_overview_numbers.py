@@ -16,9 +16,9 @@ from server.db.models.consultations import Question
 from server.db.models.protocols import MeetingProtocol, ProtocolStatus
 from server.db.models.resources import Resource, ResourceStatus
 from server.db.types import utcnow
-from server.domain.meeting_log import append_events
-from server.domain.overview import MOSCOW, year_bounds
-from server.domain.plans import add_plan_row, current_school_year
+from server.domain.community.overview import MOSCOW, year_bounds
+from server.domain.meeting.meeting_log import append_events
+from server.domain.year.plans import add_plan_row, current_school_year
 from tests.support.factories import add_member, logged_in_client, make_association, make_meeting, make_user
 from tests.support.live import LiveServer
 

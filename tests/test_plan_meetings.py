@@ -15,8 +15,8 @@ from sqlalchemy import select
 from server.db.models import AgendaItem, Meeting, MeetingForm, MeetingStatus, PlanRow, PlanRowStatus, Role
 from server.db.models.library import LibraryDocument, LibraryKind, LibraryVersion
 from server.db.models.protocols import MeetingProtocol
-from server.domain.plans import current_school_year, school_year_bounds
-from server.protocols.russian import moscow
+from server.domain.protocol.russian import moscow
+from server.domain.year.plans import current_school_year, school_year_bounds
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer

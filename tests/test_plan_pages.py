@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from server.db.models import PlanRow, PlanRowSource, Role, WorkPlan
-from server.domain.plans import add_plan_row, current_school_year
+from server.domain.year.plans import add_plan_row, current_school_year
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer

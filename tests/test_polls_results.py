@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server.domain.poll_results import has_quorum, tally
+from server.domain.meeting.poll_results import has_quorum, tally
 
 
 def decide(

@@ -11,8 +11,8 @@ from sqlalchemy import inspect, select
 
 from server.db.models import Ballot, MeetingEvent, PollParticipation, SecretTally
 from server.db.types import utcnow
-from server.domain.poll_closing import close_open_polls, close_poll
-from server.domain.polls import PollDraft, cast_vote, create_poll, open_poll
+from server.domain.meeting.poll_closing import close_open_polls, close_poll
+from server.domain.meeting.polls import PollDraft, cast_vote, create_poll, open_poll
 from server.errors import AppError
 from tests.support.live import LiveServer
 from tests.test_polls_support import DECISION, close_all, create_open, make_world

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from sqlalchemy import func, select
 
 from server.db.models import MeetingLetter, Role
-from server.protocols import russian as ru
+from server.domain.protocol import russian as ru
 from tests.support.factories import add_member, make_meeting, make_user
 from tests.support.live import LiveServer
 from tests.support.meeting_world import JSON, World

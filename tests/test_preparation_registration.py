@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from server.db.models import MeetingRegistration, Notification, NotificationKind, OutboxMessage, Role
-from server.domain.preparation import stamp, tomorrow_run_at
+from server.domain.year.preparation import stamp, tomorrow_run_at
 from tests.support.factories import add_member, make_meeting, make_user
 from tests.support.live import LiveServer
 from tests.support.meeting_world import JSON, World, count

@@ -14,7 +14,7 @@ from icalendar import Calendar
 from sqlalchemy import select, update
 
 from server.db.models import Meeting, OutboxMessage
-from server.protocols.russian import MOSCOW
+from server.domain.protocol.russian import MOSCOW
 from server.workers import wake_outbox
 from tests.support.client import WebClient
 from tests.support.live import LiveServer

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from server.db.models import Role
 from server.demo import seed_demo
-from server.domain.plans import current_school_year
+from server.domain.year.plans import current_school_year
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer
 

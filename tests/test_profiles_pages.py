@@ -10,7 +10,7 @@ from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import select
 
 from server.db.models import MemberProfile, ProfileCourse, Role, StoredFile, User
-from server.domain.profiles import staff_summary
+from server.domain.community.profiles import staff_summary
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer

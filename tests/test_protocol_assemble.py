@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.domain.meeting_log import LoggedEvent
-from server.protocols import (
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.protocol import (
     InvalidProtocolEdit,
     apply_edits,
     assemble_protocol,
@@ -18,7 +18,7 @@ from server.protocols import (
     render_text,
     validate_edit,
 )
-from server.protocols import russian as ru
+from server.domain.protocol import russian as ru
 from tests.support.logs import LogBuilder, meeting_info
 from tests.test_protocol_golden import SCENARIOS
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from server.domain.meeting_log import LoggedEvent
-from server.protocols import AgendaEntry, MeetingInfo, assemble_protocol, render_text
-from server.protocols.model import Form
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.protocol import AgendaEntry, MeetingInfo, assemble_protocol, render_text
+from server.domain.protocol.model import Form
 from tests.support.logs import LogBuilder, meeting_info, person
 
 GOLDEN = Path(__file__).parent / "golden" / "protocol"

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from server.db.models import AgendaItem, Association, OutboxMessage, ProtocolEdit, User
 from server.db.models.protocols import MeetingProtocol
-from server.domain.meeting_log import append_events
-from server.domain.protocols import assemble_draft
+from server.domain.meeting.meeting_log import append_events
+from server.domain.protocol.workflow import assemble_draft
 from tests.support.factories import logged_in_client
 from tests.support.live import LiveServer
 from tests.support.net import wait_for

@@ -11,9 +11,9 @@ import pytest
 from docx import Document
 from docx.shared import Mm, Pt
 
-from server.protocols import assemble_protocol, render_docx, render_html, render_pdf, render_text
-from server.protocols.layout import Block
-from server.protocols.model import Protocol
+from server.domain.protocol import assemble_protocol, render_docx, render_html, render_pdf, render_text
+from server.domain.protocol.layout import Block
+from server.domain.protocol.model import Protocol
 from tests.support.logs import LogBuilder, meeting_info
 from tests.test_protocol_golden import SCENARIOS
 

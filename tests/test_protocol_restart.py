@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from server.db.engine import Database
 from server.db.models import OutboxMessage
 from server.db.models.protocols import MeetingProtocol
-from server.domain.protocols import enqueue_assembly
+from server.domain.protocol.workflow import enqueue_assembly
 from server.settings import Settings
 from tests.support.databases import drop_pg_database, migrated_database
 from tests.support.live import start_live_server

@@ -23,8 +23,9 @@ from server.db.models import (
     Role,
     User,
 )
-from server.domain.meeting_log import append_events
-from server.domain.protocols import (
+from server.domain.meeting.meeting_log import append_events
+from server.domain.protocol import InvalidProtocolEdit, render_text
+from server.domain.protocol.workflow import (
     ProtocolRemarksOpen,
     ProtocolReviewClosed,
     add_remark,
@@ -38,7 +39,6 @@ from server.domain.protocols import (
     version_model,
 )
 from server.errors import Forbidden
-from server.protocols import InvalidProtocolEdit, render_text
 from server.workers import wake_outbox
 from tests.support.live import LiveServer
 from tests.support.net import wait_for

@@ -16,8 +16,8 @@ from server.db.models.questionnaires import (
     QuestionnaireParticipant,
     QuestionnaireResponse,
 )
-from server.domain.needs import NeedLine, needs_summary
-from server.domain.plans import current_school_year
+from server.domain.year.needs import NeedLine, needs_summary
+from server.domain.year.plans import current_school_year
 from tests.support.live import LiveServer
 from tests.test_questionnaires_support import (
     NAMES,

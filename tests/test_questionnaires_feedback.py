@@ -13,9 +13,9 @@ from server.db.models.questionnaires import (
     QuestionnairePurpose,
     QuestionnaireStatus,
 )
-from server.domain.feedback import feedback_summary, meeting_day
-from server.domain.protocols import school_year_of
-from server.protocols import russian as ru
+from server.domain.protocol import russian as ru
+from server.domain.protocol.workflow import school_year_of
+from server.domain.year.feedback import feedback_summary, meeting_day
 from tests.support.factories import logged_in_client, make_meeting
 from tests.support.live import LiveServer
 from tests.support.net import wait_for

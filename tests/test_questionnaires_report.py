@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.db.models.library import LibraryDocument, LibraryKind, LibraryVersion
 from server.db.models.plans import PlanRow, PlanRowSource, WorkPlan
-from server.domain.plans import current_school_year
+from server.domain.year.plans import current_school_year
 from tests.support.live import LiveServer
 from tests.test_questionnaires_support import World, make_world, publish, question_ids
 

@@ -1,5 +1,5 @@
 """docs/realtime.md and the code agree: every client->server message of the registry and every
-event type of server/domain/events.py has a section with the same fields, required flags and
+event type of server/domain/meeting/events.py has a section with the same fields, required flags and
 permission."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from realtime.meeting.registry import all_handlers
-from server.domain.events import EVENT_TYPES
+from server.domain.meeting.events import EVENT_TYPES
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "realtime.md"
 HEADING = re.compile(r"^### `([^`]+)`\s*$")
@@ -74,7 +74,7 @@ def test_every_event_type_is_documented_with_its_payload() -> None:
     documented = sections("Event types")
     assert set(documented) == set(EVENT_TYPES), (
         sorted(set(EVENT_TYPES) ^ set(documented)),
-        "docs/realtime.md and server/domain/events.py disagree",
+        "docs/realtime.md and server/domain/meeting/events.py disagree",
     )
     for name, schema in EVENT_TYPES.items():
         assert fields(documented[name]) == schema_fields(schema), f"payload of {name} differs from its schema"

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from server.db.models import Notification, NotificationKind, Role, SearchEntry, StoredFile
 from server.db.models.resources import Resource, ResourceKind, ResourceStatus
-from server.domain.activity import METRICS
-from server.domain.resources import create_resource, resources_summary
+from server.domain.year.activity import METRICS
+from server.domain.year.resources import create_resource, resources_summary
 from server.errors import Forbidden
 from server.files import file_path
 from server.search import search

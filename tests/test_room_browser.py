@@ -143,7 +143,7 @@ async def test_room_page_is_for_members_admins_and_the_meetings_guests(
 
 def comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The parts of a room snapshot that the browser's fold (static/js/room/state.js) and the
-    server's (server/domain/room_state.py) must agree on."""
+    server's (server/domain/meeting/room_state.py) must agree on."""
     person_fields = ("name", "short_name", "role", "moderator", "connected", "removed", "hand_raised_at")
     return {
         "meeting": {

@@ -1,13 +1,13 @@
 """The browser's fold of meeting events (static/js/room/state.js) against the server's
-(server/domain/room_state.py): a scripted log with every event type, compared after each
+(server/domain/meeting/room_state.py): a scripted log with every event type, compared after each
 event, for two viewers (private messages differ), in real headless Chromium."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from server.domain.meeting_log import LoggedEvent
-from server.domain.room_state import RoomState, visible_to
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import RoomState, visible_to
 from tests.support.browser import chromium, open_tab
 from tests.support.live import LiveServer
 from tests.support.logs import LogBuilder, person
@@ -101,7 +101,7 @@ def scripted_log() -> list[LoggedEvent]:
 
 @browser_test
 async def test_the_page_folds_events_exactly_as_the_server(server: LiveServer) -> None:
-    """static/js/room/state.js against server/domain/room_state.py, event by event."""
+    """static/js/room/state.js against server/domain/meeting/room_state.py, event by event."""
     events = scripted_log()
     agenda = [
         {"id": 101, "position": 1, "title": "Первый", "rapporteur": "", "planned_minutes": 10},

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from realtime.meeting.state import fold
-from server.domain.meeting_log import LoggedEvent
-from server.domain.room_state import CHAT_SNAPSHOT, RoomState
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import CHAT_SNAPSHOT, RoomState
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

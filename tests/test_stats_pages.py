@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from server.db.models import Meeting, MeetingStatus, Poll, PollParticipation, Role
 from server.db.models.polls import PollKind, PollStatus
-from server.domain.meeting_log import append_events
+from server.domain.meeting.meeting_log import append_events
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_meeting, make_user
 from tests.support.live import LiveServer

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from server.db.models import Notification, NotificationKind, PlanRow, PlanRowSource, Role, WorkPlan
 from server.db.models.topics import TopicProposal, TopicStatus, TopicSupport
-from server.domain.plans import current_school_year
+from server.domain.year.plans import current_school_year
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer
 

@@ -11,8 +11,8 @@ import pytest
 
 from server.charts import bar_chart
 from server.db.models import Notification, NotificationKind, PlanRowSource, StoredFile
-from server.domain.notifications import notify
-from server.domain.plans import add_plan_row
+from server.domain.community.notifications import notify
+from server.domain.year.plans import add_plan_row
 from server.errors import PayloadTooLarge
 from server.files import DOCUMENTS, IMAGES, FileRejected, file_path, save_bytes, sniff
 from server.files.store import clean_filename, content_disposition
@@ -162,8 +162,8 @@ def test_documents_carry_chart_images() -> None:
     import docx  # python-docx
     from pypdf import PdfReader
 
-    from server.protocols import render_docx, render_html, render_pdf, render_text
-    from server.protocols.layout import Block
+    from server.domain.protocol import render_docx, render_html, render_pdf, render_text
+    from server.domain.protocol.layout import Block
 
     png = bar_chart(["Сентябрь", "Октябрь"], [3, 4], fmt="png")
     blocks = [Block("heading", "АНАЛИЗ"), Block("image", "Рис. 1. Посещаемость", image=png, width_mm=120)]

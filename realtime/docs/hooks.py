@@ -5,7 +5,7 @@
 - The meeting record: when an agenda item or the meeting ends, the documents' text is captured
   as ``doc.snapshot`` events. The room service has no event subscription mechanism, so this
   wraps its ``commit``: every room action runs as before, and in the *same transaction*, right
-  after it, :func:`server.domain.documents.snapshots_after` appends the snapshots its events
+  after it, :func:`server.domain.meeting.documents.snapshots_after` appends the snapshots its events
   call for (``agenda.item.ended`` -> the item's documents and the notes; ``meeting.ended`` ->
   all). They are committed and broadcast with the action's events, in sequence order. Should
   the room service grow an after-action hook, this becomes one call there.
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.docs.rooms import DocRooms, doc_rooms
-from server.domain.documents import snapshots_after
+from server.domain.meeting.documents import snapshots_after
 
 if TYPE_CHECKING:
     from realtime.meeting.service import RoomService
-    from server.domain.room_state import Outcome, RoomState
+    from server.domain.meeting.room_state import Outcome, RoomState
     from server.runtime import Runtime
 
 log = logging.getLogger("smo.docs")

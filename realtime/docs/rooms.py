@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from pycrdt import Awareness, Doc, merge_updates
 
 from server.db.models.documents import MeetingDocument
-from server.domain import documents
-from server.domain.documents import DocumentTooLarge, DocUpdateMalformed
+from server.domain.meeting import documents
+from server.domain.meeting.documents import DocumentTooLarge, DocUpdateMalformed
 from server.errors import AppError
 
 if TYPE_CHECKING:

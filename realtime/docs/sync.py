@@ -29,9 +29,9 @@ from pydantic import Field
 from realtime.docs.rooms import EMPTY_UPDATE, DocRoom, DocRooms, doc_rooms
 from realtime.meeting.registry import Empty, HandlerContext, Message, handler
 from server.db.models.documents import MeetingDocument
-from server.domain import documents
-from server.domain.documents import DocumentReadOnly, DocUpdateMalformed
-from server.domain.events import ParticipantKey
+from server.domain.meeting import documents
+from server.domain.meeting.documents import DocumentReadOnly, DocUpdateMalformed
+from server.domain.meeting.events import ParticipantKey
 from server.errors import AppError, RateLimited
 
 if TYPE_CHECKING:

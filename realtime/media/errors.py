@@ -1,4 +1,4 @@
-"""Typed media errors (messages in server/i18n/<locale>/media.json)."""
+"""Typed media errors (messages in server/i18n/<locale>/meeting/media.json)."""
 
 from __future__ import annotations
 

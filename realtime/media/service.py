@@ -17,8 +17,8 @@ from realtime.media.placement import NodeUnavailable, NotOwner, Placement, defau
 from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
 from realtime.meeting.broadcast import participant_room
-from server.domain.media import microphones_locked, record_media_fact
-from server.domain.room_state import Outcome, RoomState
+from server.domain.meeting.media import microphones_locked, record_media_fact
+from server.domain.meeting.room_state import Outcome, RoomState
 from server.errors import AppError, NotFound
 
 if TYPE_CHECKING:

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from realtime.media.config import parse_ice_servers
 from realtime.media.service import media_service
 from realtime.meeting.registry import HandlerContext, Message, handler
-from server.domain.events import ParticipantKey
-from server.domain.media import mute_microphones, unlock_microphones
-from server.domain.room import require_open
-from server.domain.room_state import RoomState
+from server.domain.meeting.events import ParticipantKey
+from server.domain.meeting.media import mute_microphones, unlock_microphones
+from server.domain.meeting.room import require_open
+from server.domain.meeting.room_state import RoomState
 from server.errors import AppError
 
 

@@ -18,7 +18,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from realtime.meeting import fast_send
-from server.domain.meeting_log import LoggedEvent
+from server.domain.meeting.meeting_log import LoggedEvent
 
 if TYPE_CHECKING:
     import socketio

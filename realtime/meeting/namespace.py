@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from realtime.meeting import acks
 from realtime.meeting.registry import HANDLERS, HandlerContext
 from realtime.meeting.service import RoomService
-from server.domain.room import identify
+from server.domain.meeting.room import identify
 from server.errors import AppError, Unauthenticated, validation_error_from_pydantic
 from server.i18n import LOCALES
 from server.web.auth import SESSION_COOKIE, decode_session_cookie

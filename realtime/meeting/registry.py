@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.domain.meeting_log import LoggedEvent
-from server.domain.room_state import Actor, Outcome, RoomState
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import Actor, Outcome, RoomState
 from server.errors import AppError
 
 if TYPE_CHECKING:

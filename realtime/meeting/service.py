@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from realtime.meeting.broadcast import CHANNEL_HOST_ID, Broadcaster, meeting_room, participant_room
 from realtime.meeting.presence import Presence
 from server.db.models import Meeting
-from server.domain import room as room_domain
-from server.domain.meeting_log import LoggedEvent, events_after
-from server.domain.room_state import Outcome, RoomState, visible_to
+from server.domain.meeting import room as room_domain
+from server.domain.meeting.meeting_log import LoggedEvent, events_after
+from server.domain.meeting.room_state import Outcome, RoomState, visible_to
 from server.errors import NotFound
 
 if TYPE_CHECKING:

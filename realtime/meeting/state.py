@@ -1,10 +1,10 @@
-"""The room snapshot: a pure fold over the event log (implemented in server/domain/room_state.py,
+"""The room snapshot: a pure fold over the event log (implemented in server/domain/meeting/room_state.py,
 next to the domain actions that check permissions against it)."""
 
 from __future__ import annotations
 
-from server.domain.meeting_log import LoggedEvent
-from server.domain.room_state import RoomState, visible_to
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import RoomState, visible_to
 
 __all__ = ["RoomState", "fold", "visible_to"]
 

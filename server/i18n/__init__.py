@@ -13,9 +13,10 @@ DIR = Path(__file__).parent
 
 @cache
 def catalogue(locale: str) -> dict[str, str]:
-    """All keys of a locale: one JSON file per area under ``server/i18n/<locale>/``."""
+    """All keys of a locale: one JSON file per area under ``server/i18n/<locale>/<group>/``
+    (``core.json`` at the locale's root)."""
     merged: dict[str, str] = {}
-    for path in sorted((DIR / locale).glob("*.json")):
+    for path in sorted((DIR / locale).rglob("*.json")):
         merged.update(json.loads(path.read_text(encoding="utf-8")))
     return merged
 

@@ -21,8 +21,8 @@ from pydantic import (
 )
 
 from server.db.models import AdmissionPolicy, Meeting, MeetingForm
-from server.domain.associations import MAX_ID
-from server.domain.meetings import MAX_AGENDA_ITEMS, AgendaRow, MeetingInput
+from server.domain.accounts.associations import MAX_ID
+from server.domain.meeting.meetings import MAX_AGENDA_ITEMS, AgendaRow, MeetingInput
 from server.errors import ValidationFailed
 from server.web.templating import LOCAL_TZ
 

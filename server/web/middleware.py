@@ -42,7 +42,7 @@ class CurrentUserMiddleware:
         if user is None or not user.is_active or user.session_version != session.get("sv"):
             return None
         if scope["type"] == "http" and not scope["path"].startswith("/static/"):
-            from server.domain.notifications import unread_count  # the header's bell: one COUNT
+            from server.domain.community.notifications import unread_count  # the header's bell: one COUNT
 
             async with runtime.db.read() as db:
                 scope["unread_notifications"] = await unread_count(db, user.id)

@@ -4,7 +4,7 @@ The home page (dashboard), an association's page and a meeting's page each rende
 their own content, the panels registered for their slot. A feature registers a loader that
 returns the template context for its panel, or ``None`` to show nothing (e.g. no rights):
 
-    @panel("meeting", "preparation/_meeting_panel.html", order=10)
+    @panel("meeting", "year/preparation/_meeting_panel.html", order=10)
     async def preparation_panel(session, user, meeting):   # slot "meeting": the Meeting
         return {"materials": ...}                           # → the template sees ``panel``
 

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from server.domain.announcements import linkify
+from server.domain.community.announcements import linkify
 from server.i18n import translate
 from server.web.auth import csrf_token, request_locale
 

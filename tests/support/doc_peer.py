@@ -9,7 +9,7 @@ from typing import Any
 
 from pycrdt import Decoder, Doc, XmlElement, XmlFragment, XmlText, write_message
 
-from server.domain.doc_text import document_markdown
+from server.domain.meeting.doc_text import document_markdown
 from tests.support.sio import RoomClient
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from server.db.engine import Database
 from server.db.models import AgendaItem, Association, Meeting, Membership, Organisation, Role, User
-from server.domain.passwords import hash_password
+from server.domain.accounts.passwords import hash_password
 from tests.support.client import WebClient
 from tests.support.live import LiveServer
 

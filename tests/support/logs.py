@@ -1,6 +1,6 @@
 """A small builder of scripted meeting event logs for the protocol tests and benchmark.
 
-Every payload is checked against the event catalogue (server/domain/events.py), so the
+Every payload is checked against the event catalogue (server/domain/meeting/events.py), so the
 scripts stay in step with what the live room really writes.
 """
 
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server.domain.events import validate_payload
-from server.domain.meeting_log import LoggedEvent
-from server.protocols.model import AgendaEntry, MeetingInfo, Member
+from server.domain.meeting.events import validate_payload
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.protocol.model import AgendaEntry, MeetingInfo, Member
 
 # 10:00 Moscow time on 25 November 2026.
 START = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import MAX_INT, HandlerContext, Message, handler
-from server.domain.chat import MAX_TEXT, send_message
-from server.domain.events import ParticipantKey
-from server.domain.room_state import RoomState
+from server.domain.meeting.chat import MAX_TEXT, send_message
+from server.domain.meeting.events import ParticipantKey
+from server.domain.meeting.room_state import RoomState
 
 CHAT_WINDOW_SECONDS = 10
 

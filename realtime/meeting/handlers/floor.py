@@ -9,10 +9,10 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import MAX_INT, Empty, HandlerContext, Message, handler
-from server.domain import agenda, hands
-from server.domain.events import ParticipantKey
-from server.domain.meeting_log import LoggedEvent
-from server.domain.room_state import Actor, RoomState
+from server.domain.meeting import agenda, hands
+from server.domain.meeting.events import ParticipantKey
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import Actor, RoomState
 
 Step = Callable[[AsyncSession, int, RoomState, Actor], Awaitable[list[LoggedEvent]]]
 

@@ -8,10 +8,10 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import HandlerContext, Message, handler
-from server.domain import moderation
-from server.domain.events import ParticipantKey
-from server.domain.meeting_log import LoggedEvent
-from server.domain.room_state import RoomState
+from server.domain.meeting import moderation
+from server.domain.meeting.events import ParticipantKey
+from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import RoomState
 
 
 class Lock(Message):

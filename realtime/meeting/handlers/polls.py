@@ -1,6 +1,6 @@
 """Socket.IO messages of polls and votes: "poll.create", "poll.open", "poll.close", "vote.cast".
 
-Thin: validate the payload, call one domain action (server/domain/polls.py) inside the room's
+Thin: validate the payload, call one domain action (server/domain/meeting/polls.py) inside the room's
 commit (the exact folded state gives moderator rights and presence), acknowledge. A poll
 with ``closes_in_seconds`` gets a timer in this process; every process re-arms the timers of
 open polls the first time it handles a poll message, and an overdue poll is also closed by
@@ -19,8 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import HandlerContext, Message, Outcome, RoomState, handler, room_service
 from server.db.types import utcnow
-from server.domain.poll_closing import close_overdue_polls, close_poll, open_poll_deadlines
-from server.domain.polls import MAX_ID, PollDraft, VoteOutcome, cast_vote, closes_at, create_poll, open_poll
+from server.domain.meeting.poll_closing import close_overdue_polls, close_poll, open_poll_deadlines
+from server.domain.meeting.polls import (
+    MAX_ID,
+    PollDraft,
+    VoteOutcome,
+    cast_vote,
+    closes_at,
+    create_poll,
+    open_poll,
+)
 from server.errors import AppError
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import MAX_INT, Empty, HandlerContext, Message, handler
 from realtime.meeting.service import RoomService
-from server.domain import room as room_domain
-from server.domain.room_state import Outcome, RoomState
+from server.domain.meeting import room as room_domain
+from server.domain.meeting.room_state import Outcome, RoomState
 from server.errors import AppError, NotFound
 from server.workers import wake_outbox
 

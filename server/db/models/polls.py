@@ -75,7 +75,7 @@ class Poll(Base):
     ballots: Mapped[int] = mapped_column(Integer, default=0)
     opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # The frozen PollResult (server/domain/events.py), set once at the close.
+    # The frozen PollResult (server/domain/meeting/events.py), set once at the close.
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_by: Mapped[str] = mapped_column(String(32))  # participant key of the moderator
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

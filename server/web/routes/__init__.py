@@ -7,26 +7,28 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from server.web.routes import accounts, admin, associations, meetings, system
-from server.web.routes import analysis as analysis_routes
-from server.web.routes import announcements as announcement_routes
-from server.web.routes import competitions as competition_routes
-from server.web.routes import consultations as consultation_routes
-from server.web.routes import documents as document_routes
-from server.web.routes import library as library_routes
-from server.web.routes import notifications as notification_routes
-from server.web.routes import overview as overview_routes
-from server.web.routes import plan as plan_routes
-from server.web.routes import polls as poll_routes
-from server.web.routes import preparation as preparation_routes
-from server.web.routes import profiles as profile_routes
-from server.web.routes import protocols as protocol_routes
-from server.web.routes import questionnaires as questionnaire_routes
-from server.web.routes import resources as resource_routes
-from server.web.routes import room as room_routes
-from server.web.routes import search as search_routes
-from server.web.routes import stats as stats_routes
-from server.web.routes import topics as topic_routes
+from server.web.routes import system
+from server.web.routes.accounts import accounts, admin, associations
+from server.web.routes.community import announcements as announcement_routes
+from server.web.routes.community import notifications as notification_routes
+from server.web.routes.community import overview as overview_routes
+from server.web.routes.community import profiles as profile_routes
+from server.web.routes.community import search as search_routes
+from server.web.routes.community import topics as topic_routes
+from server.web.routes.meeting import documents as document_routes
+from server.web.routes.meeting import meetings
+from server.web.routes.meeting import polls as poll_routes
+from server.web.routes.meeting import room as room_routes
+from server.web.routes.protocol import protocols as protocol_routes
+from server.web.routes.year import analysis as analysis_routes
+from server.web.routes.year import competitions as competition_routes
+from server.web.routes.year import consultations as consultation_routes
+from server.web.routes.year import library as library_routes
+from server.web.routes.year import plan as plan_routes
+from server.web.routes.year import preparation as preparation_routes
+from server.web.routes.year import questionnaires as questionnaire_routes
+from server.web.routes.year import resources as resource_routes
+from server.web.routes.year import stats as stats_routes
 
 
 def build_routes(static_dir: Path) -> list[BaseRoute]:

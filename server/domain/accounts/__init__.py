@@ -1,0 +1,1 @@
+"""Accounts, passwords, associations, memberships and permissions."""

@@ -1,0 +1,1 @@
+"""The community layer: profiles, announcements, topics, notifications, overview, search."""

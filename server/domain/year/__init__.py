@@ -1,0 +1,1 @@
+"""The association's year around the meetings: plan, preparation, questionnaires, resources, ..."""

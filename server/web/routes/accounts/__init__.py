@@ -1,0 +1,1 @@
+"""HTTP routes of the accounts group (see server/domain/accounts/)."""

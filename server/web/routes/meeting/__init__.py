@@ -1,0 +1,1 @@
+"""HTTP routes of the meeting group (see server/domain/meeting/)."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the protocol group (see server/domain/protocol/)."""

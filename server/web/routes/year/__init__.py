@@ -1,0 +1,1 @@
+"""HTTP routes of the year group (see server/domain/year/)."""
