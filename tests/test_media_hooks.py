@@ -15,7 +15,7 @@ from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpHeaderExtensionParameters,
@@ -401,3 +401,27 @@ async def test_rtp_emitter_sends_what_pylibsrtp_would() -> None:
     finally:
         udp.close()
         sink.close()
+
+
+def test_rtx_routing_by_ssrc() -> None:
+    """aiortc registers only the primary SSRC of a receiver (so RTX is routed by payload type
+    alone); ``install_rtx_routing`` routes it by the RTX SSRC the receiver learnt."""
+    assert "ssrcs.add(encoding.ssrc)" in inspect.getsource(RTCDtlsTransport._register_rtp_receiver)
+    assert "encoding.rtx" not in inspect.getsource(RTCDtlsTransport._register_rtp_receiver)
+    assert "self.__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc" in inspect.getsource(RTCRtpReceiver.receive)
+    transport = RTCDtlsTransport.__new__(RTCDtlsTransport)
+    transport._rtp_router = router = RtpRouter()
+    receivers = []
+    for ssrc, rtx in ((1111, 2111), (1222, 2222)):  # two video receivers, same payload types
+        receiver = RTCRtpReceiver.__new__(RTCRtpReceiver)
+        setattr(receiver, hooks.RECEIVER_PRIVATE["rtx_ssrc"], {rtx: ssrc})
+        router.register_receiver(receiver, ssrcs=[ssrc], payload_types=[96, 97])
+        receivers.append(receiver)
+    rtx_of_second = RtpPacket(payload_type=97, ssrc=2222)
+    assert router.route_rtp(rtx_of_second) is None  # aiortc alone: dropped
+    assert hooks.install_rtx_routing(transport) and not hooks.install_rtx_routing(transport)
+    assert router.route_rtp(rtx_of_second) is receivers[1]
+    assert router.route_rtp(RtpPacket(payload_type=97, ssrc=2111)) is receivers[0]
+    assert router.route_rtp(RtpPacket(payload_type=96, ssrc=1222)) is receivers[1]
+    assert router.route_rtp(RtpPacket(payload_type=97, ssrc=9999)) is None  # unknown stays out
+    assert router.route_rtp(RtpPacket(payload_type=111, ssrc=2222)) is None  # wrong payload type

@@ -278,3 +278,38 @@ async def test_renegotiation_adds_a_camera_and_a_second_tab_replaces_the_first()
         for p in (late, viewer, second_tab):
             await p.close()
         await sfu.close()
+
+
+RTP_HISTORY = "_RTCRtpSender__rtp_history"  # aiortc 1.16.0: the packets a NACK can ask for
+
+
+async def test_retransmissions_reach_the_sfu_from_a_camera_and_a_screen() -> None:
+    """Two video publications on one bundle: RTX is routed by its SSRC (aiortc alone routes it
+    by payload type, shared by both, and dropped every retransmission)."""
+    sfu = Sfu(MediaConfig(), Recorder())
+    presenter = ClientPeer(audio_slots=0, video_slots=0)
+    presenter.publish(PatternTrack(), "camera")
+    presenter.publish(PatternTrack(), "screen")
+    viewer = ClientPeer(audio_slots=0, video_slots=2)
+    try:
+        await join(sfu, 6, "u:1", presenter)
+        await join(sfu, 6, "u:2", viewer)
+        await wait_for(
+            lambda: sum(1 for r in viewer.received.values() if r.kind == "video" and r.frames >= 3) == 2,
+            10,
+            what="screen and camera at viewer",
+        )
+        pubs = sfu.room(6).publications
+        assert sorted(p.source for p in pubs) == ["camera", "screen"]
+        assert all(p.rtx_packets == 0 for p in pubs)
+        # The presenter is asked to resend a recent packet of each track (what a NACK does).
+        for transceiver in presenter.pc.getTransceivers():
+            history = getattr(transceiver.sender, RTP_HISTORY)
+            seq = max((p.sequence_number for p in history.values() if p is not None), default=None)
+            assert seq is not None
+            await transceiver.sender._retransmit(seq)
+        await wait_for(lambda: all(p.rtx_packets >= 1 for p in pubs), 10, what="RTX of both at the SFU")
+    finally:
+        for p in (presenter, viewer):
+            await p.close()
+        await sfu.close()

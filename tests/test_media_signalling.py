@@ -141,3 +141,29 @@ async def test_the_microphone_lock_survives_a_new_media_room(server: LiveServer,
     await host.ok("media.unlock")
     await host.wait_event(lambda e: e["type"] == "mic.unlocked")
     assert await offer_on_a_new_room() is False
+
+
+async def test_media_config_tells_whether_the_server_holds_the_persons_media(
+    server: LiveServer, cast: Cast
+) -> None:
+    """The page asks after a Socket.IO reconnect: false = the server dropped its media while it
+    was away, so it rebuilds at once instead of waiting for ICE to fail."""
+    sfu = media_service(server.runtime).sfu
+    # a previous test's peers (same ids after the truncation) are released by the presence check
+    await wait_for(
+        lambda: not any(room.peers for room in sfu.rooms.values()), 15, what="earlier media released"
+    )
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    member, _ = await cast.joined("member")
+    assert (await member.ok("media.config"))["peer"] is False
+    peer = ClientPeer(audio_slots=1, video_slots=0)
+    peer.publish(ToneTrack(), "mic")
+    try:
+        await peer.offer(offerer(member))
+        assert (await member.ok("media.config"))["peer"] is True
+        assert (await host.ok("media.config"))["peer"] is False  # only one's own
+        await member.ok("media.leave")
+        assert (await member.ok("media.config"))["peer"] is False
+    finally:
+        await peer.close()

@@ -54,6 +54,7 @@ SENDER_EXTENSIONS_MAP = "_RTCRtpSender__rtp_header_extensions_map"
 SENDER_COUNTERS = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count")
 SENDER_LSR = "_RTCRtpSender__lsr"
 TRANSPORT_TAPPED = "_smo_rtp_tap"
+RTX_ROUTED = "_smo_rtx_routing"
 RECEIVER_FORWARDING = "_smo_forwarding_receive"
 RECEIVER_PRIVATE = {
     name: f"_RTCRtpReceiver__{name}"
@@ -169,6 +170,38 @@ def install_sender_keyframe_hook(sender: RTCRtpSender, on_request: Callable[[], 
     sender._send_keyframe = on_request  # type: ignore[method-assign]
 
 
+# --- RTX routing -----------------------------------------------------------------------------
+def install_rtx_routing(transport: RTCDtlsTransport) -> bool:
+    """Route RTX by its SSRC. aiortc 1.16.0's ``RTCDtlsTransport._register_rtp_receiver``
+    registers only each receiver's primary SSRC in the router's ``ssrc_table``; an RTX packet
+    (its own SSRC, declared by ``a=ssrc-group:FID``) is routed by payload type alone, i.e.
+    only while a single receiver of the bundle has that payload type. With two video receivers
+    on one transport (a publisher's camera and screen on the SFU; a client's video slots)
+    every retransmission was dropped and NACK repaired nothing. The receiver already knows its
+    RTX SSRC (``__rtx_ssrc``, from the remote description): an RTX packet the router cannot
+    place goes to the receiver that declared its SSRC, which is remembered in the router's
+    table (so the next one takes aiortc's own path). Idempotent; returns False if installed."""
+    router = transport._rtp_router
+    if getattr(router, RTX_ROUTED, False):
+        return False
+    original = router.route_rtp
+    key = RECEIVER_PRIVATE["rtx_ssrc"]
+
+    def route_rtp(packet: RtpPacket) -> Any:
+        receiver = original(packet)
+        if receiver is not None or packet.ssrc in router.ssrc_table:
+            return receiver
+        for candidate in router.receivers:
+            if packet.ssrc in getattr(candidate, key, ()):
+                router.ssrc_table[packet.ssrc] = candidate
+                return original(packet)  # checks the payload type as for any packet
+        return None
+
+    router.route_rtp = route_rtp  # type: ignore[method-assign]
+    setattr(router, RTX_ROUTED, True)
+    return True
+
+
 # --- the RTP-level fast path ------------------------------------------------------------------
 def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> bool:
     """Replace ``RTCDtlsTransport._handle_rtp_data`` of one (bundle) transport by a copy that
@@ -180,6 +213,7 @@ def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> boo
     if getattr(transport, TRANSPORT_TAPPED, False):
         return False
     extensions = transport._rtp_header_extensions_map
+    install_rtx_routing(transport)
     router = transport._rtp_router
 
     async def handle(data: bytes, arrival_time_ms: int) -> None:

@@ -76,6 +76,7 @@ class Publication:
         self.detector = SpeechDetector(room.config) if kind == "audio" else None
         self.rtx_payload_type = rtx_payload_type
         self.packets = 0  # RTP packets received from the publisher (RTX included)
+        self.rtx_packets = 0  # of those, retransmissions (RTX) the receiver's NACKs asked for
         self.reassembled = 0  # frames aiortc's own jitter buffer completed (not forwarded)
         # The publisher's latest RTCP SR: (NTP time, RTP timestamp), for the legs' own SRs.
         self.sender_report: tuple[int, int] | None = None
@@ -120,6 +121,7 @@ class Publication:
         elif pt == self.rtx_payload_type and len(packet.payload) > 2:
             # RFC 4588: a retransmission aiortc's receiver asked for; forward it as the
             # original packet (each leg's own NACK/RTX is answered from the leg's history).
+            self.rtx_packets += 1
             payload = packet.payload
             seq = payload[0] << 8 | payload[1]
             payload = payload[2:]

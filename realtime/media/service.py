@@ -88,6 +88,7 @@ class MediaService:
             return {
                 "locked": bool(existing and existing.locked),
                 "muted": bool(existing and participant in existing.muted),
+                "peer": bool(existing and participant in existing.peers),
             }
         if op == "leave":
             await self.sfu.leave(meeting_id, participant)

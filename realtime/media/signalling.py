@@ -49,7 +49,9 @@ class Target(Message):
 
 @handler("media.config", Empty)
 async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
-    """What the browser needs before its first offer: ICE servers and how many slots to open."""
+    """What the browser needs before its first offer: ICE servers and how many slots to open;
+    ``peer``: whether the server holds a media connection of this person (after a long
+    reconnect the page rebuilds its own when the server has dropped it)."""
     service = media_service(ctx.runtime)
     config = service.sfu.config
     servers = [
@@ -63,6 +65,7 @@ async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
         "video_slots": config.last_n + 1,
         "locked": state["locked"],
         "muted": state["muted"],
+        "peer": state["peer"],
     }
 
 

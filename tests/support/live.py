@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,9 @@ class LiveServer:
         await asyncio.wait_for(self.task, 15)
 
 
-async def start_live_server(settings: Settings) -> LiveServer:
+async def start_live_server(settings: Settings, also_on: tuple[str, ...] = ()) -> LiveServer:
+    """``also_on``: more local addresses to listen on, same port (e.g. a test namespace's
+    link address, tests/support/netns.py)."""
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(
@@ -58,7 +61,15 @@ async def start_live_server(settings: Settings) -> LiveServer:
         timeout_keep_alive=120,
     )
     server = _Server(config)
-    task = asyncio.create_task(server.serve())
+    sockets = None
+    if also_on:
+        sockets = []
+        for host in ("127.0.0.1", *also_on):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sockets.append(sock)
+    task = asyncio.create_task(server.serve(sockets=sockets))
     await wait_for(lambda: server.started or task.done(), 20, what="uvicorn started")
     if task.done():
         task.result()

@@ -15,6 +15,8 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
+from realtime.media import hooks
+
 SAMPLE_RATE = 48000
 SAMPLES = 960  # 20 ms
 
@@ -105,6 +107,7 @@ class ClientPeer:
         self.created = time.monotonic()
         self.audio_slots = audio_slots
         self.video_slots = video_slots
+        self.on_frame: Callable[[str, float], None] | None = None  # (kind, arrival) per frame
         self.pc.on("track", self._on_track)
 
     def publish(self, track: MediaStreamTrack, source: str) -> None:
@@ -126,6 +129,9 @@ class ClientPeer:
             self.sources[str(transceiver.mid)] = source
         answer = await send(self.pc.localDescription.sdp, dict(self.sources))
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        # A browser routes the SFU's retransmissions by their SSRC; aiortc alone drops them
+        # when several video slots share the RTX payload type (see hooks.install_rtx_routing).
+        hooks.install_rtx_routing(self.pc.getTransceivers()[0].receiver.transport)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         mid = next(t.mid for t in self.pc.getTransceivers() if t.receiver.track is track)
@@ -136,9 +142,12 @@ class ClientPeer:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 frame = await track.recv()
+                now = time.monotonic()
                 rec.frames += 1
                 if rec.first_at is None:
-                    rec.first_at = time.monotonic()
+                    rec.first_at = now
+                if self.on_frame is not None:
+                    self.on_frame(rec.kind, now)
                 if isinstance(frame, VideoFrame):
                     rec.widths.add(frame.width)
 

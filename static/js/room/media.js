@@ -314,6 +314,16 @@ export async function mountMedia(slot, ctx) {
   ctx.socket.on("media.unlocked", () => { media.locked = false; renderTiles(); toast(t("media.unlocked")); });
   ctx.socket.on("media.screen_stopped", () => queue(() => unpublish("screen")));
   ctx.socket.on("media.closed", () => setStatus("media.status.poor"));
+  // Back after a Socket.IO reconnect: if the server dropped our media meanwhile (we were away
+  // longer than its presence checks), rebuild now instead of waiting for ICE to fail.
+  ctx.socket.on("connect", () => {
+    if (!media.pc) return;
+    queue(async () => {
+      await online();
+      const cfg = await ctx.request("media.config", {});
+      if (cfg.ok && !cfg.peer && media.pc) await rebuild();
+    });
+  });
   ctx.subscribe(() => renderTiles());
   window.addEventListener("pagehide", () => {
     if (media.pc) media.pc.close(); // DTLS close: the server releases the peer at once
