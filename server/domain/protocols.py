@@ -128,6 +128,8 @@ async def load_meeting_info(session: AsyncSession, meeting: Meeting) -> MeetingI
         agenda=tuple(agenda),
         chair=chair.short_name if chair else "",
         secretary=secretary.short_name if secretary else "",
+        chair_key=f"u:{chair.id}" if chair else None,
+        secretary_key=f"u:{secretary.id}" if secretary else None,
         scheduled_start=meeting.starts_at,
         scheduled_end=meeting.ends_at,
     )

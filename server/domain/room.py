@@ -233,8 +233,10 @@ async def start_meeting(
 async def end_meeting(
     session: AsyncSession, meeting: Meeting, state: RoomState, actor: Actor
 ) -> list[LoggedEvent]:
-    """Closes open polls, the current agenda item and the floor, then ends the meeting and
-    queues the protocol's draft (a durable job, once per meeting) in the same transaction."""
+    """Closes open polls (``poll.closed`` reason ``meeting_ended``: an interrupted vote), the
+    current agenda item and the floor, then ends the meeting, records everyone still connected
+    as gone (``participant.left`` reason ``meeting_ended``) and queues the protocol's draft (a
+    durable job, once per meeting), all in one transaction."""
     from server.domain.meeting_hooks import MeetingChange, meeting_changed
     from server.domain.poll_closing import close_open_polls
     from server.domain.protocols import enqueue_assembly
@@ -249,6 +251,11 @@ async def end_meeting(
     if state.floor is not None:
         items.append(("floor.ended", actor.key, {"participant": state.floor}))
     items.append(("meeting.ended", actor.key, {}))
+    items += [
+        ("participant.left", key, {"participant": key, "reason": "meeting_ended"})
+        for key, person in state.participants.items()
+        if person["connected"]
+    ]
     now = utcnow()
     meeting.status = MeetingStatus.ended
     meeting.ended_at = now
