@@ -48,6 +48,14 @@ class PersonName:
         return short_name(self.last, self.first, self.middle)
 
     @property
+    def stored(self) -> str:
+        """The one-line form ``parse_name`` reads back into the same parts: «Фамилия Имя
+        Отчество» for Cyrillic names, «Given Family» for others."""
+        if not self.last or _CYRILLIC.match(self.last):
+            return self.full
+        return " ".join(p for p in (self.first, self.middle, self.last) if p)
+
+    @property
     def sort_key(self) -> tuple[int, str, str, str]:
         return (*order_key(self.last), alpha(self.first), alpha(self.middle))
 

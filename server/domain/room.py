@@ -19,6 +19,7 @@ from server.domain.meeting_log import LoggedEvent, append_events
 from server.domain.permissions import can_join_meeting, is_meeting_moderator, membership_role
 from server.domain.room_state import Actor, Outcome, RoomState
 from server.errors import AppError, Forbidden, NotFound, Unauthenticated
+from server.names import short_from_full
 
 
 class MeetingEnded(AppError):
@@ -129,7 +130,7 @@ async def _profile(session: AsyncSession, meeting: Meeting, actor: Actor) -> dic
         guest = actor.guest
         return {
             "name": guest.name,
-            "short_name": guest.name,
+            "short_name": short_from_full(guest.name),  # «И.О. Фамилия» like everyone
             "role": "guest",
             "organisation": guest.organisation,
         }
