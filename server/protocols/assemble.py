@@ -307,11 +307,12 @@ def assemble_protocol(
     present_people: list[Person] = []
     guests: list[tuple[tuple[int, str, str, str], Guest]] = []
     for person in state.people.values():
-        seconds = merged_seconds(person.intervals)
-        counted = bool(person.intervals) and seconds >= need
+        spans = tuple(merged(person.intervals))
+        exact = sum((b - a).total_seconds() for a, b in spans)
+        seconds = round(exact)
+        counted = bool(person.intervals) and exact >= need  # unrounded: a short meeting counts too
         org = person.organisation or (members[person.key].organisation if person.key in members else "")
         full = person.full_name or (members[person.key].full_name if person.key in members else person.key)
-        spans = tuple(merged(person.intervals))
         attendance.append(
             AttendanceRow(
                 full,

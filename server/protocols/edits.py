@@ -7,7 +7,8 @@ Keys (see ``editable_parts``):
 - ``decision.<poll id>.text`` / ``.deadline`` / ``.responsible`` — ПОСТАНОВИЛИ;
 - ``officer.chair`` / ``officer.secretary`` — the participant key («u:<id>») of a member present
   named chair or secretary instead of the meeting's (say, an officer who was absent);
-- ``chat.<seq>.promote`` — «1»: the chat message with that log seq is listed in ВЫСТУПИЛИ.
+- ``chat.<seq>.promote`` — «1»: the chat message with that log seq is listed in ВЫСТУПИЛИ;
+- ``notes.extra`` — the secretary's own ПРИМЕЧАНИЯ, one per line, after the automatic ones.
 
 The officer and chat keys shape the assembly itself and are applied by ``assemble_protocol``.
 
@@ -22,6 +23,7 @@ import re
 from typing import Any
 
 from server.errors import AppError
+from server.protocols import russian as ru
 from server.protocols.model import Decision, Item, Protocol, Speech
 
 MAX_TEXT = 4000
@@ -29,7 +31,7 @@ MAX_SHORT = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _KEY = re.compile(
     r"^(item\.\d{1,12}\.summary|item\.\d{1,12}\.speech\.[ug]:\d{1,12}|decision\.\d{1,12}\.(text|deadline|responsible)"
-    r"|officer\.(chair|secretary)|chat\.\d{1,12}\.promote)$"
+    r"|officer\.(chair|secretary)|chat\.\d{1,12}\.promote|notes\.extra)$"
 )
 _OFFICER = re.compile(r"^(u:\d{1,12})?$")
 
@@ -75,6 +77,7 @@ def editable_parts(protocol: Protocol) -> dict[str, str]:
             parts[f"{d.key}.responsible"] = d.responsible
     for line in protocol.chat:
         parts[line.key] = "1" if line.promoted else ""
+    parts["notes.extra"] = protocol.extra_notes
     return parts
 
 
@@ -111,5 +114,9 @@ def apply_edits(protocol: Protocol, edits: dict[str, Any] | None) -> Protocol:
         )
 
     items = tuple(item(i) for i in protocol.items)
+    extra = pick("notes.extra", protocol.extra_notes)
+    notes = protocol.notes
+    if extra != protocol.extra_notes:
+        notes = notes + tuple(ru.sentence(line) for line in extra.splitlines() if line.strip())
     edited = tuple(sorted(set(protocol.edited_keys) | set(applied)))
-    return dataclasses.replace(protocol, items=items, edited_keys=edited)
+    return dataclasses.replace(protocol, items=items, edited_keys=edited, notes=notes, extra_notes=extra)

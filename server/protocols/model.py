@@ -207,3 +207,4 @@ class Protocol:
     absent_officers: tuple[str, ...] = ()
     # (participant key, «И.О. Фамилия») of the members present: who may be named an officer
     officer_candidates: tuple[tuple[str, str], ...] = ()
+    extra_notes: str = ""  # the secretary's own ПРИМЕЧАНИЯ (one per line), after the automatic ones

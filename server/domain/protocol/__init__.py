@@ -1,0 +1,1 @@
+"""The meeting protocol's workflow: assembly, the secretary's edit form, approval, mailing."""
