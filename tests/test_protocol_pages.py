@@ -88,7 +88,7 @@ async def test_live_meeting_to_approved_and_mailed_protocol(server: LiveServer, 
         r = await methodist.submit(f"/protocols/{pid}/remarks/{rid}/resolve", {"resolution": "Срок добавлен"})
         assert r.status_code == 303
         r = await methodist.submit(f"/protocols/{pid}/approve")
-        assert r.status_code == 303, r.text[r.text.find("flash"):][:600]
+        assert r.status_code == 303, r.text[r.text.find("flash") :][:600]
 
         async with db.read() as s:
             row = await s.get(MeetingProtocol, pid)
