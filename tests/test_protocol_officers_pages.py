@@ -62,9 +62,10 @@ async def _officers(server: LiveServer, cast: Cast, chair: str | None, secretary
         )
 
 
-async def test_interrupted_vote_absent_secretary_and_the_edit_form(server: LiveServer) -> None:
-    db = server.runtime.db
-    cast = await seed_cast(db, server.url, server.runtime.secret_key)
+async def hold_meeting_with_absent_secretary(server: LiveServer) -> tuple[Cast, int, int]:
+    """Over Socket.IO: the secretary never joins, a vote is still open at the end, two chat
+    messages. Returns the cast, the draft protocol's id and the seq of the proposal message."""
+    cast = await seed_cast(server.runtime.db, server.url, server.runtime.secret_key)
     await _officers(server, cast, "methodist", "teacher2")  # the secretary never joins
     try:
         host, _ = await cast.joined("methodist")
@@ -82,7 +83,12 @@ async def test_interrupted_vote_absent_secretary_and_the_edit_form(server: LiveS
     finally:
         await cast.close_all(server.runtime.sio)
     row = await _draft(server, cast.meeting.id)
-    pid = row.id
+    return cast, row.id, proposal["seq"]
+
+
+async def test_interrupted_vote_absent_secretary_and_the_edit_form(server: LiveServer) -> None:
+    db = server.runtime.db
+    cast, pid, proposal_seq = await hold_meeting_with_absent_secretary(server)
     member_key, outsider_key = cast.key("member"), cast.key("outsider")
 
     methodist = await logged_in_client(server, await _email(server, cast, "methodist"))
@@ -136,7 +142,7 @@ async def test_interrupted_vote_absent_secretary_and_the_edit_form(server: LiveS
             {
                 "officer.secretary": member_key,
                 "chat_shown": "1",
-                "promote[]": str(proposal["seq"]),
+                "promote[]": str(proposal_seq),
                 f"{d}.deadline": "до 1 февраля 2027 г.",
                 f"{d}.responsible": "А.П. Петрова",
                 "notes.extra": "Голосование будет проведено повторно на следующем заседании",
