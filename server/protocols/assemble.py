@@ -13,7 +13,7 @@ last taken up, so nothing said or decided is lost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from server.domain.meeting_log import LoggedEvent
 from server.names import order_key, parse_name
@@ -24,17 +24,14 @@ from server.protocols.fold import (
     Person,
     Poll,
     Segment,
-    as_int,
     fold_log,
     item_at,
     merged,
     merged_seconds,
-    number_list,
 )
 from server.protocols.model import (
     AgendaEntry,
     AttendanceRow,
-    Ballot,
     ChatLine,
     Decision,
     Form,
@@ -48,6 +45,7 @@ from server.protocols.model import (
     SharedDocument,
     Speech,
 )
+from server.protocols.votes import decision, poll_report
 
 LIST_LIMIT = 15  # more present than this: a count and the attached list
 GIST_WORDS = 60  # a transcribed speech is condensed to its first words
@@ -83,74 +81,6 @@ def _quorum(info: MeetingInfo, present_members: int) -> Quorum:
     else:
         ok = present_members * 2 > total
     return Quorum(info.quorum_rule, present_members, total, ok)
-
-
-def _poll_report(poll: Poll, names: dict[str, str], full: dict[str, str]) -> PollReport:
-    result = poll.result
-    counts: tuple[int, ...] | None = None
-    eligible = 0
-    cast = poll.cast
-    if result is not None:
-        counts = tuple(number_list(result.get("counts")))
-        cast = as_int(result.get("cast"))
-        eligible = as_int(result.get("eligible"))
-    ballots: tuple[Ballot, ...] = ()
-    if not poll.secret:
-        rows = []
-        for voter, choices in poll.ballots.items():
-            labels = tuple(poll.options[c] for c in choices if 0 <= c < len(poll.options))
-            rows.append((_alpha(full.get(voter, voter)), voter, Ballot(names.get(voter, voter), labels)))
-        ballots = tuple(b for _, _, b in sorted(rows, key=lambda r: (r[0], r[1])))
-    return PollReport(
-        poll.poll_id,
-        poll.question,
-        poll.kind,
-        poll.secret,
-        tuple(poll.options),
-        counts,
-        cast,
-        eligible,
-        ballots,
-        interrupted=poll.interrupted,
-    )
-
-
-def _decision(poll: Poll, number: str) -> Decision:
-    text = poll.decision_text or poll.question
-    result = poll.result
-    if result is None:
-        return Decision(f"decision.{poll.poll_id}", poll.poll_id, number, text)
-    raw = [*number_list(result.get("counts")), 0, 0, 0]
-    za, against, abstained = raw[0], raw[1], raw[2]
-    if poll.interrupted:  # the ballots so far; no outcome: the vote was never completed
-        return Decision(
-            f"decision.{poll.poll_id}",
-            poll.poll_id,
-            number,
-            text,
-            "",
-            "",
-            "interrupted",
-            (za, against, abstained),
-        )
-    cast = as_int(result.get("cast"))
-    quorum = bool(result.get("quorum", True))
-    outcome: Literal["accepted", "rejected"]
-    if result.get("outcome") in ("accepted", "rejected"):
-        outcome = result["outcome"]
-    else:
-        outcome = "accepted" if quorum and za * 2 > cast else "rejected"
-    unanimous = outcome == "accepted" and za > 0 and against == 0 and abstained == 0
-    return Decision(
-        f"decision.{poll.poll_id}",
-        poll.poll_id,
-        number,
-        text,
-        status=outcome,
-        counts=(za, against, abstained),
-        unanimous=unanimous,
-        quorum=quorum,
-    )
 
 
 def gist(segments: Sequence[Segment]) -> str:
@@ -223,9 +153,9 @@ def _items(
         others: list[PollReport] = []
         for poll in polls_by_item.get(iid, []):
             if poll.kind == "decision":
-                decisions.append(_decision(poll, f"{number}.{len(decisions) + 1}"))
+                decisions.append(decision(poll, f"{number}.{len(decisions) + 1}"))
             else:
-                others.append(_poll_report(poll, names, full))
+                others.append(poll_report(poll, names, full))
         considered = (
             not info.agenda
             or not state.started_items
@@ -348,7 +278,7 @@ def assemble_protocol(
     promoted, promoted_keys = _promoted(edits)
 
     polls = tuple(
-        _poll_report(p, names, full_names) for p in sorted(state.polls.values(), key=lambda pl: pl.seq)
+        poll_report(p, names, full_names) for p in sorted(state.polls.values(), key=lambda pl: pl.seq)
     )
     notes = list(state.notes)
     for poll in sorted(state.polls.values(), key=lambda pl: pl.seq):
