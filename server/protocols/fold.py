@@ -156,8 +156,11 @@ def item_at(state: LogState, moment: datetime) -> int | None:
 
 
 def _segment(e: LoggedEvent, p: dict[str, Any]) -> Segment | None:
-    who = _payload_str(p, "participant") or (e.actor if e.actor != "system" else "")
-    started, ended = _moment(p.get("started_at")), _moment(p.get("ended_at"))
+    # The transcript feature's payload: participant, started_at, ended_at, text (who/from/to
+    # are read too, so an early shape of the event is not lost).
+    who = _payload_str(p, "participant") or _payload_str(p, "who") or (e.actor if e.actor != "system" else "")
+    started = _moment(p.get("started_at", p.get("from")))
+    ended = _moment(p.get("ended_at", p.get("to")))
     text = " ".join(_payload_str(p, "text").split())
     if not who or started is None or not text:
         return None
