@@ -90,16 +90,6 @@ class Meeting(Base):
             return self.ended_at
         return self.started_at + (self.ends_at - self.starts_at)
 
-    @property
-    def moved_on_the_day(self) -> bool:
-        """Held on another (Moscow) day than planned."""
-        from datetime import timedelta, timezone
-
-        msk = timezone(timedelta(hours=3))
-        return self.started_at is not None and (
-            self.started_at.astimezone(msk).date() != self.starts_at.astimezone(msk).date()
-        )
-
 
 class AgendaItem(Base):
     __tablename__ = "agenda_items"
