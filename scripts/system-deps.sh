@@ -2,8 +2,9 @@
 # Debian packages the tests and document renderings need (installed by `make test` as root).
 # Chromium: browser tests (Playwright's own browser download does not work here).
 # iproute2: the impaired-network test (network namespaces, TUN devices; tests/support/netns.py).
+# poppler-utils: pdftoppm, to look at the PDF renderings (tests/test_protocol_render.py).
 set -euo pipefail
-PACKAGES=(chromium fonts-dejavu-core fonts-liberation iproute2)
+PACKAGES=(chromium fonts-dejavu-core fonts-liberation iproute2 poppler-utils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,7 @@ async def test_end_closes_polls_and_drafts_the_protocol_once(server: LiveServer)
     try:
         host, _ = await cast.joined("methodist")
         teacher, _ = await cast.joined("member")
+        host_key, teacher_key = f"u:{cast.ids['methodist']}", f"u:{cast.ids['member']}"
         await host.ok("meeting.start")
         poll = await host.ok(
             "poll.create", {"question": "Утвердить план работы", "kind": "decision", "secret": False}
@@ -29,8 +30,19 @@ async def test_end_closes_polls_and_drafts_the_protocol_once(server: LiveServer)
 
         closed = await host.wait_event(lambda e: e["type"] == "poll.closed")
         assert closed["payload"]["result"]["counts"] == [1, 0, 0]
+        assert closed["payload"]["automatic"] is True and closed["payload"]["reason"] == "meeting_ended"
+        # Everyone still connected is recorded as gone, right after the end, in its transaction.
+        await host.wait_event(
+            lambda e: e["type"] == "participant.left" and e["payload"]["participant"] == teacher_key
+        )
         types = [e["type"] for e in host.events]
         assert types.index("poll.closed") < types.index("meeting.ended")
+        ended = next(e for e in host.events if e["type"] == "meeting.ended")
+        gone = [e for e in host.events if e["type"] == "participant.left"]
+        assert {e["payload"]["participant"] for e in gone} == {host_key, teacher_key}
+        assert all(e["payload"]["reason"] == "meeting_ended" for e in gone)
+        assert all(e["seq"] > ended["seq"] and e["at"] == ended["at"] for e in gone)
+        assert [e["seq"] for e in gone] == list(range(ended["seq"] + 1, ended["seq"] + 1 + len(gone)))
 
         async def drafted() -> MeetingProtocol | None:
             async with db.read() as s:
@@ -40,7 +52,16 @@ async def test_end_closes_polls_and_drafts_the_protocol_once(server: LiveServer)
 
         protocol = await wait_for(drafted, 20, what="protocol draft assembled")
         assert "ПРОТОКОЛ" in protocol.text
-        assert "Голосовали: «за» — 1" in protocol.text
+        # The vote was cut off by the end: not completed, the ballots so far, no outcome.
+        assert "Голосование не завершено: прервано окончанием заседания." in protocol.text
+        assert "Подано голосов до окончания: «за» — 1, «против» — 0, «воздержались» — 0." in protocol.text
+        assert "Решение принято" not in protocol.text and "Решение не принято" not in protocol.text
+        assert "1. Голосование «Утвердить план работы» не завершено: прервано окончанием заседания." in (
+            protocol.text
+        )
+        # The chat is an attachment, not a speech.
+        assert "ВЫСТУПИЛИ" not in protocol.text
+        assert "СООБЩЕНИЯ ЧАТА" in protocol.text and "А.П. Петрова: Согласна с планом" in protocol.text
         async with db.read() as s:
             jobs = await s.scalar(
                 select(func.count(OutboxMessage.id)).where(OutboxMessage.kind == "protocol.assemble")

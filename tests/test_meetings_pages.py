@@ -360,10 +360,16 @@ async def test_guest_entry_flow(server: LiveServer, world: World, client: WebCli
     url = f"/g/{meeting.guest_token}"
     r = await client.get(url)
     assert r.status_code == 200
-    assert "Открытый семинар" in r.text and 'name="name"' in r.text and 'name="organisation"' in r.text
+    assert "Открытый семинар" in r.text and 'name="organisation"' in r.text
+    for part in ("last_name", "first_name", "middle_name"):  # the name asked for in its parts
+        assert f'name="{part}"' in r.text
 
     r = await client.submit(url, {"name": "  ", "organisation": "Школа"})
-    assert r.status_code == 422 and "Укажите имя и фамилию." in r.text
+    assert r.status_code == 422 and "Укажите фамилию и имя." in r.text
+    r = await client.submit(url, {"last_name": "Орлова", "first_name": " ", "organisation": "Школа"})
+    assert r.status_code == 422 and "Укажите имя." in r.text and 'value="Орлова"' in r.text
+    r = await client.submit(url, {"first_name": "Вера", "middle_name": "Михайловна"})
+    assert r.status_code == 422 and "Укажите фамилию и имя." in r.text
     r = await client.submit(url, {"name": "Гость" * 50})
     assert r.status_code == 422
     r = await client.post(url, data={"name": "Без токена"})
@@ -382,6 +388,26 @@ async def test_guest_entry_flow(server: LiveServer, world: World, client: WebCli
     assert re.fullmatch(r"[0-9a-f]{64}", guest.token_hash)
     assert session_of(server, client)["guest"] == {"id": guest.id, "meeting_id": meeting.id}
 
+    # Parts in any case are tidied; a name typed on one line (any order, no patronymic) is parsed.
+    for form, stored in (
+        (
+            {"last_name": "орлова", "first_name": "вера", "middle_name": "михайловна"},
+            "Орлова Вера Михайловна",
+        ),
+        ({"name": "вера орлова"}, "Орлова Вера"),
+        ({"name": "Вера Михайловна Орлова"}, "Орлова Вера Михайловна"),
+        ({"last_name": "Smith", "first_name": "John"}, "John Smith"),
+    ):
+        other = WebClient(base_url=server.url, follow_redirects=False, timeout=20)
+        try:
+            r = await other.submit(url, form)
+            assert r.status_code == 303, form
+        finally:
+            await other.aclose()
+        async with server.runtime.db.read() as s:
+            last = await s.scalar(select(MeetingGuest).order_by(MeetingGuest.id.desc()).limit(1))
+        assert last is not None and last.name == stored, form
+
     r = await client.get("/g/" + "x" * 32, headers=JSON)
     assert r.status_code == 404 and r.json()["error"]["code"] == "guest_link_invalid"
     r = await client.get("/g/short")
@@ -397,7 +423,7 @@ async def test_guest_entry_to_a_closed_meeting(
     r = await client.get(url)
     assert r.status_code == 410
     expected = "Заседание отменено." if status == MeetingStatus.cancelled else "Заседание уже завершено."
-    assert expected in r.text and 'name="name"' not in r.text
+    assert expected in r.text and 'name="last_name"' not in r.text
     r = await client.submit(url, {"name": "Опоздавший Гость"})
     assert r.status_code == 410
     assert await count(server, MeetingGuest) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,156 @@ def nobody() -> Scenario:
     return info, b.events, "full"
 
 
+def interrupted() -> Scenario:
+    """«Завершить заседание» while two polls are open: the decision poll and a single-choice poll
+    are closed by the end (reason meeting_ended): not completed, the ballots so far, no outcome,
+    and ПРИМЕЧАНИЯ names both. A poll closed normally before stays a completed vote."""
+    info = meeting_info(5, agenda=((PLAN, 0),))
+    m = info.members
+    b = LogBuilder().begin()
+    for x in m[:4]:
+        b.join(x)
+    b.at(1).item(101, 1, PLAN).poll(1, "Утвердить план работы")
+    for x in m[:4]:
+        b.vote(1, x, 0)
+    b.at(5).close(1, 5, 4)
+    b.poll(2, "Провести семинар в январе", decision_text="Провести семинар-практикум в январе")
+    b.vote(2, m[0], 0).vote(2, m[1], 0).vote(2, m[2], 1)
+    b.poll(3, "Удобный день недели", kind="single", options=["вторник", "четверг"])
+    b.vote(3, m[3], 1)
+    b.at(9).close(2, 5, 4, reason="meeting_ended").close(3, 5, 4, decision=False, reason="meeting_ended")
+    b.item_end(101).end()
+    return info, b.events, "full"
+
+
+def legacy_interrupted() -> Scenario:
+    """A log written before poll.closed carried a reason: an automatic close right before the
+    end (only closing events between) is the end's, so the vote is reported as interrupted;
+    an automatic close by the timer earlier in the meeting stays a completed vote."""
+    info = meeting_info(4, agenda=((PLAN, 0),))
+    m = info.members
+    b = LogBuilder().begin()
+    for x in m[:3]:
+        b.join(x)
+    b.at(1).item(101, 1, PLAN).poll(1, "Утвердить план работы")
+    for x in m[:3]:
+        b.vote(1, x, 0)
+    b.at(3).close(1, 4, 3)
+    b.events[-1].payload["automatic"] = True  # the timer closed it
+    b.at(4).chat(m[0], "Переходим к следующему голосованию")
+    b.poll(2, "Провести семинар в январе").vote(2, m[0], 0)
+    b.at(6).close(2, 4, 3)
+    b.events[-1].payload["automatic"] = True  # the end closed it (old log: no reason)
+    b.item_end(101).end()
+    return info, b.events, "full"
+
+
+def absent_officers() -> Scenario:
+    """The secretary never joined and the chair left after five minutes: both named in
+    ПРИМЕЧАНИЯ (the header still names the meeting's officers until the methodist names others)."""
+    info = meeting_info(5, agenda=((PLAN, 2),))
+    m = info.members
+    b = LogBuilder().begin()
+    for x in (m[0], m[2], m[3], m[4]):
+        b.join(x)
+    b.at(5).leave(m[0]).at(6).item(101, 1, PLAN).at(30).end()
+    return info, b.events, "full"
+
+
+def officers_named() -> Scenario:
+    """The same meeting after the methodist named the chair and the secretary from those present
+    (edits officer.chair / officer.secretary): no absent officer left, the signatures follow."""
+    return absent_officers()
+
+
+def chat_promoted() -> Scenario:
+    """Chat is not speech: greetings stay in the «Сообщения чата» attachment; the secretary
+    promoted one message (chat.<seq>.promote) into ВЫСТУПИЛИ, placed when it was written; the
+    rapporteur's floor is the report; a speaker who spoke twice is listed once, first spoke first;
+    a speech summary that repeats the speaker's name is not doubled."""
+    info = meeting_info(5, agenda=((DIAG, 1), (PLAN, 0)))
+    m = info.members
+    b = LogBuilder().begin()
+    for x in m:
+        b.join(x)
+    b.at(1).chat(m[4], "Добрый день, коллеги! Начинаем заседание.")
+    b.at(2).item(101, 1, DIAG).floor(m[1]).at(10).floor(m[1], False)
+    b.floor(m[3]).at(12).floor(m[3], False)
+    b.at(13).chat(m[2], "Предлагаю провести повторную диагностику в декабре")  # seq 13: promoted
+    b.floor(m[4]).at(15).floor(m[4], False).floor(m[3]).at(16).floor(m[3], False)
+    b.at(17).item(102, 2, PLAN).chat(m[3], "Согласен").at(18).end()
+    return info, b.events, "full"
+
+
+def transcript() -> Scenario:
+    """Transcript segments (transcript.segment) give the gist of each speech: a speaker's words
+    on the item in time order, condensed to the first 60 words and «…»; segments logged after the
+    end count; a speaker with detected speech but no transcript gets the duration; a transcribed
+    speaker without floor events is still listed."""
+    info = meeting_info(4, agenda=((DIAG, 0), (PLAN, 0)))
+    m = info.members
+    long_text = " ".join(f"слово{n}" for n in range(1, 71))
+    b = LogBuilder().begin()
+    for x in m:
+        b.join(x)
+    b.at(1).item(101, 1, DIAG).floor(m[1]).at(4).floor(m[1], False)
+    b.speech(m[2]).at(6).speech(m[2], False)
+    b.at(7).item(102, 2, PLAN).floor(m[3]).at(9).floor(m[3], False).at(10).end()
+    b.segment(m[1], 1.5, 2.5, "Предлагаю провести повторную диагностику")
+    b.segment(m[1], 2.5, 3.5, "в декабре, по тем же заданиям.")
+    b.segment(m[3], 7.2, 8.9, long_text)
+    b.segment(m[1], 8.0, 8.5, "Поддерживаю.")
+    return info, b.events, "full"
+
+
+def held_early() -> Scenario:
+    """Planned for 3 December, held on 2 December (started a day early): the protocol's date is
+    the day it was held, in Moscow time (23:30 MSK on 2 December is 20:30 UTC)."""
+    start = datetime(2026, 12, 2, 20, 30, tzinfo=UTC)
+    info = dataclasses.replace(
+        meeting_info(2),
+        scheduled_start=datetime(2026, 12, 3, 7, 0, tzinfo=UTC),
+        scheduled_end=datetime(2026, 12, 3, 8, 0, tzinfo=UTC),
+    )
+    m = info.members
+    b = LogBuilder(start=start).begin()
+    for x in m:
+        b.join(x)
+    b.at(20).end()
+    return info, b.events, "full"
+
+
+def guests() -> Scenario:
+    """Guests typed their names as they liked: lower case, no patronymic, «Имя Отчество
+    Фамилия», a Latin-script name; all read «И.О. Фамилия — организация», listed by surname."""
+    info = meeting_info(2)
+    m = info.members
+    b = LogBuilder().begin()
+    for x in m:
+        b.join(x)
+    b.guest(1, "Орлова Вера Михайловна", "Орлова Вера Михайловна", "ГАУ ДПО «ИРО»")
+    b.guest(2, "вера орлова", "вера орлова", "")
+    b.guest(3, "Анна Петровна Быстрова", "Анна Петровна Быстрова", "МБОУ «СОШ № 7»")
+    b.guest(4, "John Smith", "John Smith", "University of Leeds")
+    b.guest(5, "ИВАНОВ ПЁТР", "ИВАНОВ ПЁТР", "")
+    b.at(30).end()
+    return info, b.events, "full"
+
+
+def attendance_gaps() -> Scenario:
+    """A member left at 10:15 and came back at 10:20 (and again): every interval is listed with
+    the total; two tabs overlapping make one interval."""
+    info = meeting_info(3)
+    m = info.members
+    b = LogBuilder().begin()
+    for x in m:
+        b.join(x)
+    b.at(5).leave(m[2], "disconnect").at(7).join(m[2]).join(m[2])  # a second tab
+    b.at(15).leave(m[1]).at(20).join(m[1]).at(30).leave(m[1]).at(32).join(m[1])
+    b.at(45).end()
+    return info, b.events, "full"
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     f.__name__: f
     for f in (
@@ -225,13 +376,27 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
         bad_log,
         no_end,
         nobody,
+        interrupted,
+        legacy_interrupted,
+        absent_officers,
+        officers_named,
+        chat_promoted,
+        transcript,
+        held_early,
+        guests,
+        attendance_gaps,
     )
 }
 EDITS = {
     "guest": {
         "item.101.summary": "О типичных ошибках в заданиях ОГЭ по математике",
         "item.101.speech.u:2": "предложил провести пробный экзамен в феврале",
-    }
+    },
+    "officers_named": {"officer.chair": "u:3", "officer.secretary": "u:4"},
+    "chat_promoted": {
+        "chat.13.promote": "1",
+        "item.101.speech.u:4": "Г.О. Григорьев — предложил обсудить итоги по классам",
+    },
 }
 
 

@@ -87,7 +87,8 @@ async def test_live_meeting_to_approved_and_mailed_protocol(server: LiveServer, 
         assert r.status_code == 409 and "замечания" in r.text  # the remark is open
         r = await methodist.submit(f"/protocols/{pid}/remarks/{rid}/resolve", {"resolution": "Срок добавлен"})
         assert r.status_code == 303
-        assert (await methodist.submit(f"/protocols/{pid}/approve")).status_code == 303
+        r = await methodist.submit(f"/protocols/{pid}/approve")
+        assert r.status_code == 303, r.text[r.text.find("flash") :][:600]
 
         async with db.read() as s:
             row = await s.get(MeetingProtocol, pid)

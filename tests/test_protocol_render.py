@@ -148,3 +148,39 @@ def test_pdf_survives_cells_and_words_longer_than_a_page() -> None:
     reader = pypdf.PdfReader(io.BytesIO(render_pdf(blocks)))  # no LayoutError: rows split
     text = "".join("".join(page.extract_text() for page in reader.pages).split())
     assert len(reader.pages) > 1 and text.count("Ы") == 5 * len(huge)  # nothing lost
+
+
+def _pages(pdf: bytes) -> list[str]:
+    return [page.extract_text() or "" for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_pdf_signatures_keep_with_the_text_and_headers_keep_their_words(name: str) -> None:
+    """Every golden scenario: the page with the signatures also has the «Приложения» line; the
+    attendance table's header words are whole (no «Подключе|ние»)."""
+    info, events, form = SCENARIOS[name]()
+    pages = _pages(render_pdf(assemble_protocol(info, events, form=form)))
+    signed = [n for n, text in enumerate(pages) if "Секретарь ____________" in text.replace("\n", " ")]
+    assert len(signed) == 1 and "Приложения:" in pages[signed[0]]
+    header = next(text for text in pages if "СПИСОК ПРИСУТСТВУЮЩИХ" in text)
+    if "Подключений к заседанию не было." in header:
+        return
+    words = set(header.split())
+    for word in ("Фамилия,", "отчество", "Организация", "Время", "подключения", "Всего", "Учтён"):
+        assert word in words, word
+
+
+@pytest.mark.parametrize("filler", range(30, 46))
+def test_pdf_signatures_never_stand_alone_on_a_page(filler: int) -> None:
+    """Push the end of the text across the page boundary line by line: at every length the
+    signatures share their page with the last paragraph."""
+    blocks = [Block("text", f"{n}. Строка текста протокола для заполнения страницы.") for n in range(filler)]
+    blocks += [
+        Block("text", "Приложения: 1. Список присутствующих."),
+        Block("gap"),
+        Block("signature", "Председатель", right="А.С. Абрамова"),
+        Block("signature", "Секретарь", right="Б.П. Белов"),
+    ]
+    pages = _pages(render_pdf(blocks))
+    last = pages[-1]
+    assert "Секретарь" in last and "Председатель" in last and "Приложения:" in last

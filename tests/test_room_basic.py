@@ -220,7 +220,10 @@ async def test_agenda_hands_floor_and_end(cast: Cast) -> None:
     end = await host.ok("meeting.end")
     await member.wait_seq(end["seq"])
     types = [e["type"] for e in member.events]
-    assert types[-3:] == ["agenda.item.ended", "floor.ended", "meeting.ended"]
+    # ... then everyone still connected leaves with the meeting (reason meeting_ended).
+    assert types[-6:] == ["agenda.item.ended", "floor.ended", "meeting.ended"] + ["participant.left"] * 3
+    gone = {e["payload"]["participant"]: e["payload"]["reason"] for e in member.events[-3:]}
+    assert gone == {cast.key(r): "meeting_ended" for r in ("methodist", "member", "mo_head")}
     floors = [
         (e["type"], e["payload"]["participant"]) for e in member.events if e["type"].startswith("floor.")
     ]

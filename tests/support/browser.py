@@ -77,6 +77,7 @@ class Tab:
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    accept_dialogs: int = 0  # the next N dialogs are accepted (still recorded); others dismissed
 
     def assert_clean(self) -> None:
         assert self.dialogs == [], f"unexpected dialogs: {self.dialogs}"
@@ -94,7 +95,11 @@ async def open_tab(browser: Browser, locale: str = "ru-RU") -> Tab:
 
     async def on_dialog(dialog: Dialog) -> None:
         tab.dialogs.append(f"{dialog.type}: {dialog.message}")
-        await dialog.dismiss()
+        if tab.accept_dialogs > 0:
+            tab.accept_dialogs -= 1
+            await dialog.accept()
+        else:
+            await dialog.dismiss()
 
     def on_console(msg: ConsoleMessage) -> None:
         if msg.type == "error":

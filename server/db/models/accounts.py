@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db.base import Base
 from server.db.types import UtcDateTime, utcnow
+from server.names import short_name
 
 
 class Organisation(Base):
@@ -50,6 +51,5 @@ class User(Base):
 
     @property
     def short_name(self) -> str:
-        """«И.О. Фамилия», the form official documents use."""
-        initials = "".join(f"{p[0]}." for p in (self.first_name, self.middle_name) if p)
-        return f"{initials} {self.last_name}".strip()
+        """«И.О. Фамилия», the form official documents use (one rule: server/names.py)."""
+        return short_name(self.last_name, self.first_name, self.middle_name)

@@ -76,6 +76,20 @@ class Meeting(Base):
         lazy="raise", order_by="AgendaItem.position", cascade="all, delete-orphan"
     )
 
+    # One rule for every page, document and notice: a meeting that has started shows when it
+    # was held (its protocol's date), otherwise when it is planned.
+    @property
+    def held_at(self) -> datetime:
+        return self.started_at or self.starts_at
+
+    @property
+    def held_until(self) -> datetime:
+        if self.started_at is None:
+            return self.ends_at
+        if self.ended_at is not None:
+            return self.ended_at
+        return self.started_at + (self.ends_at - self.starts_at)
+
 
 class AgendaItem(Base):
     __tablename__ = "agenda_items"

@@ -30,7 +30,7 @@ async def index_meeting(session: AsyncSession, meeting: Meeting) -> None:
             select(AgendaItem.title).where(AgendaItem.meeting_id == meeting.id).order_by(AgendaItem.position)
         )
     )
-    when = ru.date_text(ru.moscow(meeting.starts_at).date())
+    when = ru.date_text(ru.moscow(meeting.held_at).date())
     lines = [f"Заседание {when}."]
     if meeting.status == MeetingStatus.cancelled:
         lines.append("Заседание отменено.")
@@ -93,7 +93,7 @@ async def _members(session: AsyncSession, association_id: int) -> list[int]:
 async def _meeting_label(session: AsyncSession, row: MeetingProtocol) -> tuple[str, str]:
     meeting = await session.get(Meeting, row.meeting_id)
     association = await session.get(Association, row.association_id)
-    when = ru.date_requisite(ru.moscow(meeting.starts_at).date()) if meeting else ""
+    when = ru.date_requisite(ru.moscow(meeting.held_at).date()) if meeting else ""
     return (association.name if association else ""), f"«{meeting.title if meeting else ''}» ({when})"
 
 

@@ -174,7 +174,10 @@ class PollResult(Payload):
 class PollClosed(Payload):
     poll_id: int
     result: PollResult
-    automatic: bool = False  # closed by its timer
+    automatic: bool = False  # closed by the system: its timer, or the meeting's end
+    # why it closed: "moderator", "timer", or "meeting_ended" (still open when the meeting
+    # ended: the vote was interrupted, the protocol gives no outcome); None in older logs
+    reason: Literal["moderator", "timer", "meeting_ended"] | None = None
 
 
 # --- shared documents and media ----------------------------------------------------------------

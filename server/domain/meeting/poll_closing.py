@@ -113,7 +113,8 @@ async def close_poll(
     poll.result = await _freeze_result(session, meeting, poll, present_keys)
     poll.status = PollStatus.closed
     poll.closed_at = utcnow()
-    payload = {"poll_id": poll.id, "result": poll.result, "automatic": automatic}
+    reason = "meeting_ended" if force else "timer" if automatic else "moderator"
+    payload = {"poll_id": poll.id, "result": poll.result, "automatic": automatic, "reason": reason}
     event = await append_event(session, meeting_id, "poll.closed", "system" if automatic else actor, payload)
     return poll, [event]
 

@@ -16,6 +16,7 @@ from server.db.models import Ballot, Meeting, MeetingGuest, Organisation, Poll, 
 from server.db.models.polls import PollStatus
 from server.domain.accounts.permissions import require_member
 from server.domain.meeting.polls import poll_error
+from server.names import order_key, parse_name
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ async def poll_votes(
             people[f"u:{person.id}"] = (person.full_name, org or "", False)
     if guest_ids:
         for g in await session.scalars(select(MeetingGuest).where(MeetingGuest.id.in_(guest_ids))):
-            people[f"g:{g.id}"] = (g.name, g.organisation, True)
+            people[f"g:{g.id}"] = (parse_name(g.name).full or g.name, g.organisation, True)
     result = []
     for ballot in ballots:
         name, org, guest = people.get(ballot.voter, (ballot.voter, "", ballot.voter.startswith("g:")))
         result.append(VoteRow(name, org, guest, [poll.options[c] for c in ballot.choices]))
-    result.sort(key=lambda r: (r.name.casefold(), r.organisation))
+    result.sort(key=lambda r: (order_key(r.name), r.organisation))
     return poll, result

@@ -19,6 +19,7 @@ from server.domain.accounts.permissions import can_join_meeting, is_meeting_mode
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
 from server.domain.meeting.room_state import Actor, Outcome, RoomState
 from server.errors import AppError, Forbidden, NotFound, Unauthenticated
+from server.names import short_from_full
 
 
 class MeetingEnded(AppError):
@@ -129,7 +130,7 @@ async def _profile(session: AsyncSession, meeting: Meeting, actor: Actor) -> dic
         guest = actor.guest
         return {
             "name": guest.name,
-            "short_name": guest.name,
+            "short_name": short_from_full(guest.name),  # «И.О. Фамилия» like everyone
             "role": "guest",
             "organisation": guest.organisation,
         }
@@ -233,8 +234,10 @@ async def start_meeting(
 async def end_meeting(
     session: AsyncSession, meeting: Meeting, state: RoomState, actor: Actor
 ) -> list[LoggedEvent]:
-    """Closes open polls, the current agenda item and the floor, then ends the meeting and
-    queues the protocol's draft (a durable job, once per meeting) in the same transaction."""
+    """Closes open polls (``poll.closed`` reason ``meeting_ended``: an interrupted vote), the
+    current agenda item and the floor, then ends the meeting, records everyone still connected
+    as gone (``participant.left`` reason ``meeting_ended``) and queues the protocol's draft (a
+    durable job, once per meeting), all in one transaction."""
     from server.domain.meeting.meeting_hooks import MeetingChange, meeting_changed
     from server.domain.meeting.poll_closing import close_open_polls
     from server.domain.protocol.workflow import enqueue_assembly
@@ -249,6 +252,11 @@ async def end_meeting(
     if state.floor is not None:
         items.append(("floor.ended", actor.key, {"participant": state.floor}))
     items.append(("meeting.ended", actor.key, {}))
+    items += [
+        ("participant.left", key, {"participant": key, "reason": "meeting_ended"})
+        for key, person in state.participants.items()
+        if person["connected"]
+    ]
     now = utcnow()
     meeting.status = MeetingStatus.ended
     meeting.ended_at = now

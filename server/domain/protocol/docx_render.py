@@ -23,6 +23,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from server.domain.protocol.layout import Block
+from server.domain.protocol.pdf_render import column_widths
 
 FONT = "Times New Roman"
 SIGN_LINE = "____________"
@@ -88,11 +89,21 @@ def _para(text: str, *, bold: bool = False, align: str | None = None, half_point
     return p
 
 
+TEXT_WIDTH_MM = 180  # A4 minus the 20 + 10 mm margins
+
+
 def _grid(document: Any, rows: Sequence[tuple[str, ...]]) -> None:
-    """A bordered table: the header row through python-docx, the body rows as copies of a template."""
+    """A bordered table: the header row through python-docx, the body rows as copies of a template.
+    Fixed column widths sized so that no word is broken (the PDF's rule, same metrics)."""
     table = document.add_table(rows=1, cols=len(rows[0]))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    widths = column_widths(rows, Mm(TEXT_WIDTH_MM).pt)
+    for column, points in zip(table.columns, widths, strict=True):
+        column.width = Pt(points)
+        for cell in column.cells:
+            cell.width = Pt(points)
     header = table.rows[0]._tr
     for cell, value in zip(header.iterchildren(qn("w:tc")), rows[0], strict=True):
         cell.find(qn("w:p")).append(_run(value, bold=True, half_points=TABLE_FONT_HALF_POINTS))
@@ -105,6 +116,15 @@ def _grid(document: Any, rows: Sequence[tuple[str, ...]]) -> None:
         for cell, value in zip(tr.iterchildren(qn("w:tc")), values, strict=True):
             cell.find(qn("w:p")).find(qn("w:r")).find(qn("w:t")).text = value
         table._tbl.append(tr)
+
+
+def _keep_with_next(p: Any) -> None:
+    props = p.find(qn("w:pPr"))
+    if props is None:
+        props = _el("w:pPr")
+        p.insert(0, props)
+    if props.find(qn("w:keepNext")) is None:
+        props.insert(0, _el("w:keepNext"))
 
 
 def build_docx(blocks: Sequence[Block]) -> Any:
@@ -134,7 +154,12 @@ def build_docx(blocks: Sequence[Block]) -> Any:
             right.paragraphs[0]._p.append(_run(b.right))
             right.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
         elif b.kind == "signature":
+            # The signatures keep with the paragraphs before them (never alone on a page).
+            for previous in list(section_properties.itersiblings(preceding=True))[:2]:
+                if previous.tag == qn("w:p"):
+                    _keep_with_next(previous)
             paragraph = document.add_paragraph()
+            paragraph.paragraph_format.keep_with_next = True
             stops = paragraph.paragraph_format.tab_stops
             stops.add_tab_stop(Mm(55), WD_TAB_ALIGNMENT.LEFT)
             stops.add_tab_stop(Mm(180), WD_TAB_ALIGNMENT.RIGHT)

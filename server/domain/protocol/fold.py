@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from server import names
 from server.domain.meeting.meeting_log import LoggedEvent
 from server.domain.protocol import russian as ru
 
@@ -27,8 +28,11 @@ _CLOSING = frozenset(
         "doc.snapshot",
         "hand.lowered",
         "screen.stopped",
+        "transcript.segment",  # the transcriber may finish after the end
     }
 )
+# poll.closed reasons: the meeting's end closed a poll still open (an unfinished vote).
+INTERRUPTED = "meeting_ended"
 
 Interval = tuple[datetime, datetime]
 
@@ -59,6 +63,19 @@ class Poll:
     result: dict[str, Any] | None = None
     closed_seq: int | None = None
     item_at_close: int | None = None
+    interrupted: bool = False  # closed by the meeting's end: not a completed vote
+    legacy_automatic: bool = False  # automatic close written before closes carried a reason
+
+
+@dataclass(slots=True)
+class Segment:
+    """A transcribed stretch of one speaker (``transcript.segment``)."""
+
+    seq: int
+    participant: str
+    started: datetime
+    ended: datetime
+    text: str
 
 
 @dataclass(slots=True)
@@ -77,7 +94,11 @@ class LogState:
     people: dict[str, Person] = field(default_factory=dict)
     # (item id, participant) -> speaking intervals (floor and detected speech, unmerged)
     speaking: dict[tuple[int | None, str], list[Interval]] = field(default_factory=dict)
-    first_spoke: dict[tuple[int | None, str], int] = field(default_factory=dict)
+    # (item id, participant) -> (moment, seq) they first spoke on the item (orally)
+    first_spoke: dict[tuple[int | None, str], tuple[datetime, int]] = field(default_factory=dict)
+    # (moment, item id) whenever the current item changes, from the start on
+    item_changes: list[tuple[datetime, int | None]] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     chat: list[Chat] = field(default_factory=list)
     polls: dict[int, Poll] = field(default_factory=dict)
     documents: dict[int, tuple[str, str]] = field(default_factory=dict)
@@ -110,6 +131,51 @@ def number_list(value: Any) -> list[int]:
 def _payload_str(payload: dict[str, Any], name: str) -> str:
     value = payload.get(name)
     return value if isinstance(value, str) else ""
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else None
+    return None
+
+
+def item_at(state: LogState, moment: datetime) -> int | None:
+    """The agenda item being considered at ``moment`` (the first one before any was taken up)."""
+    current = state.item_changes[0][1] if state.item_changes else None
+    for at, item in state.item_changes:
+        if at > moment:
+            break
+        current = item
+    return current
+
+
+def _segment(e: LoggedEvent, p: dict[str, Any]) -> Segment | None:
+    # The transcript feature's payload: participant, started_at, ended_at, text (who/from/to
+    # are read too, so an early shape of the event is not lost).
+    who = _payload_str(p, "participant") or _payload_str(p, "who") or (e.actor if e.actor != "system" else "")
+    started = _moment(p.get("started_at", p.get("from")))
+    ended = _moment(p.get("ended_at", p.get("to")))
+    text = " ".join(_payload_str(p, "text").split())
+    if not who or started is None or not text:
+        return None
+    return Segment(e.seq, who, started, ended if ended is not None and ended >= started else started, text)
+
+
+def _mark_legacy_interruptions(state: LogState, ordered: Sequence[LoggedEvent], ended_seq: int) -> None:
+    """Logs written before poll.closed carried a reason: an automatic close followed only by the
+    meeting's closing events is the end closing an open poll."""
+    types = {e.seq: e.type for e in ordered}
+    for poll in state.polls.values():
+        if poll.legacy_automatic and poll.closed_seq is not None and poll.closed_seq < ended_seq:
+            between = (types.get(s) for s in range(poll.closed_seq + 1, ended_seq))
+            if all(t is None or t in _CLOSING for t in between):
+                poll.interrupted = True
 
 
 def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
@@ -162,7 +228,9 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
 
     def open_speech(participant: str, source: str, at: datetime, seq: int) -> None:
         speaking_open.setdefault((participant, source), at)
-        state.first_spoke.setdefault((current, participant), seq)
+        state.first_spoke.setdefault((current, participant), (at, seq))
+
+    state.item_changes.append((start, current))
 
     for e in ordered:
         p = e.payload if isinstance(e.payload, dict) else {}
@@ -175,9 +243,15 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
             person = state.people.get(who)
             if person is None:
                 person = state.people[who] = Person(who, "", "", "", "")
-            person.full_name = _payload_str(p, "name") or person.full_name or who
-            person.short_name = _payload_str(p, "short_name") or ru.short_name(person.full_name)
             person.role = _payload_str(p, "role") or person.role
+            typed = _payload_str(p, "name") or person.full_name or who
+            if person.role == "guest" or who.startswith("g:"):
+                # A guest's name is typed text: parsed, so it reads «И.О. Фамилия» like everyone's.
+                parsed = names.parse_name(typed)
+                person.full_name, person.short_name = parsed.full or typed, parsed.short or typed
+            else:
+                person.full_name = typed
+                person.short_name = _payload_str(p, "short_name") or names.short_from_full(typed)
             person.organisation = _payload_str(p, "organisation") or person.organisation
             joined.setdefault(who, e.at)
         elif t == "participant.left" and who:
@@ -197,6 +271,7 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
             for participant, source in reopen:
                 close_speech(participant, source, e.at)
             current = p["item_id"]
+            state.item_changes.append((e.at, current))
             state.started_items.add(p["item_id"])
             for participant, source in reopen:
                 open_speech(participant, source, e.at, e.seq)
@@ -227,6 +302,12 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
                 poll.result = p["result"]
                 poll.closed_seq = e.seq
                 poll.item_at_close = current
+                poll.interrupted = p.get("reason") == INTERRUPTED
+                poll.legacy_automatic = p.get("automatic") is True and p.get("reason") is None
+        elif t == "transcript.segment":
+            segment = _segment(e, p)
+            if segment is not None:
+                state.segments.append(segment)
         elif t == "doc.snapshot" and isinstance(p.get("doc_id"), int):
             state.documents[p["doc_id"]] = (_payload_str(p, "title"), _payload_str(p, "text"))
 
@@ -236,6 +317,14 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
             state.people[who].intervals.append(interval)
     for participant, source in list(speaking_open):
         close_speech(participant, source, end)
+    if ended is not None:
+        _mark_legacy_interruptions(state, ordered, ended.seq)
+    for seg in state.segments:  # a transcribed speaker spoke, even without a floor event
+        if start <= seg.started <= end:
+            key = (item_at(state, seg.started), seg.participant)
+            state.first_spoke[key] = min(
+                state.first_spoke.get(key, (seg.started, seg.seq)), (seg.started, seg.seq)
+            )
     if ignored:
         state.notes.append(
             f"После окончания заседания в журнале {ignored} "
@@ -244,18 +333,18 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
     return state
 
 
+def merged(intervals: Sequence[Interval]) -> list[Interval]:
+    """The union of the intervals as disjoint intervals, in time order (touching ones join)."""
+    out: list[Interval] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
 def merged_seconds(intervals: Sequence[Interval]) -> int:
     """Total length of the union of the intervals, in whole seconds."""
-    total = 0.0
-    cur_a: datetime | None = None
-    cur_b: datetime | None = None
-    for a, b in sorted(intervals):
-        if cur_b is None or a > cur_b:
-            if cur_a is not None and cur_b is not None:
-                total += (cur_b - cur_a).total_seconds()
-            cur_a, cur_b = a, b
-        elif b > cur_b:
-            cur_b = b
-    if cur_a is not None and cur_b is not None:
-        total += (cur_b - cur_a).total_seconds()
-    return round(total)
+    return round(sum((b - a).total_seconds() for a, b in merged(intervals)))

@@ -71,21 +71,42 @@ def _quorum_line(p: Protocol) -> str:
     counted = f"{ru.present_verb(q.present)} {q.present} из {ru.of_members(q.total)} СМО."
     if q.rule == "none":
         return f"Кворум не требуется: {counted}"
-    return f"Кворум имеется: {counted}" if q.has_quorum else "Кворума нет."
+    return f"Кворум имеется: {counted}" if q.has_quorum else f"Кворума нет: {counted}"
+
+
+_NAME_SEPARATORS = " \t—–-:,."
+
+
+def without_name(text: str, *names: str) -> str:
+    """The gist without a leading speaker's name the secretary typed in («И.О. Фамилия — …»)."""
+    stripped = text.strip()
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        if stripped.casefold().startswith(name.casefold()):
+            rest = stripped[len(name) :]
+            if not rest or rest[0] in _NAME_SEPARATORS:
+                return rest.lstrip(_NAME_SEPARATORS)
+    return stripped
 
 
 def _speech_lines(s: Speech) -> list[Block]:
     quotes = "; ".join(ru.quoted(c) for c in s.chat)
-    if s.summary:
-        first = f"{s.short_name} — {ru.sentence(s.summary)}"
+    summary = without_name(s.summary, s.short_name)
+    if summary:
+        first = f"{s.short_name} — {ru.sentence(summary)}"
+    elif s.transcript:
+        first = f"{s.short_name} — {ru.sentence(s.transcript)}"
     elif s.seconds > 0:
         first = f"{s.short_name} — выступление {max(1, round(s.seconds / 60))} мин."
     else:
-        return [_t(f"{s.short_name} — сообщения в чате: {quotes}.")]
+        noun = "сообщение" if len(s.chat) == 1 else "сообщения"
+        return [_t(f"{s.short_name} — {quotes} ({noun} в чате).")]
     out = [_t(first)]
     if quotes:
-        out.append(_t(f"Сообщения в чате: {quotes}."))
+        out.append(_t(f"{'Сообщение' if len(s.chat) == 1 else 'Сообщения'} в чате: {quotes}."))
     return out
+
+
+INTERRUPTED = "Голосование не завершено: прервано окончанием заседания."
 
 
 def _decision_lines(d: Decision) -> list[Block]:
@@ -94,6 +115,8 @@ def _decision_lines(d: Decision) -> list[Block]:
         first += f" Срок — {ru.sentence(d.deadline)}"
     if d.responsible:
         first += f" Ответственный — {ru.sentence(d.responsible)}"
+    if d.status == "interrupted" and d.counts is not None:
+        return [_t(first), _t(f"{INTERRUPTED} Подано голосов до окончания: {ru.votes_line(*d.counts)}.")]
     if d.status == "unfinished" or d.counts is None:
         return [_t(first), _t("Голосование не завершено.")]
     if d.status == "accepted":
@@ -105,11 +128,17 @@ def _decision_lines(d: Decision) -> list[Block]:
     return [_t(first), _t(f"Голосовали: {ru.votes_line(*d.counts)}. {outcome}")]
 
 
+def _option_counts(poll: PollReport) -> str:
+    pairs = [f"{ru.quoted(o)} — {c}" for o, c in zip(poll.options, poll.counts or (), strict=False)]
+    return ", ".join(pairs) if pairs else "голосов нет"
+
+
 def _poll_counts(poll: PollReport) -> str:
     if poll.counts is None:
         return "голосование не завершено"
-    pairs = [f"{ru.quoted(o)} — {c}" for o, c in zip(poll.options, poll.counts, strict=False)]
-    return ", ".join(pairs) if pairs else "голосов нет"
+    if poll.interrupted:
+        return f"голосование не завершено: прервано окончанием заседания; подано до окончания: {_option_counts(poll)}"
+    return _option_counts(poll)
 
 
 def _item_blocks(item: Item, full: bool) -> list[Block]:
@@ -132,6 +161,10 @@ def _item_blocks(item: Item, full: bool) -> list[Block]:
     return out
 
 
+# Short headers: the PDF's narrow columns never break a word («Подключе|ние»).
+ATTENDANCE_HEADER = ("№", "Фамилия, имя, отчество", "Организация", "Время подключения", "Всего", "Учтён")
+
+
 def _attendance(p: Protocol) -> list[Block]:
     share = round(p.presence_share * 100)
     out = [Block("heading", "СПИСОК ПРИСУТСТВУЮЩИХ", bold=True)]
@@ -145,17 +178,15 @@ def _attendance(p: Protocol) -> list[Block]:
         )
     if not p.attendance:
         return [*out, _t("Подключений к заседанию не было.")]
-    rows: list[tuple[str, ...]] = [
-        ("№", "Фамилия, имя, отчество", "Организация", "Подключение", "Отключение", "Время", "Учтён")
-    ]
+    rows: list[tuple[str, ...]] = [ATTENDANCE_HEADER]
     for n, r in enumerate(p.attendance, start=1):
+        spans = ", ".join(f"{ru.time_text(a)}–{ru.time_text(b)}" for a, b in r.intervals)
         rows.append(
             (
                 str(n),
                 r.full_name + (" (приглашённый участник)" if r.role == "guest" else ""),
                 r.organisation or "—",
-                ru.time_text(r.joined) if r.joined else "—",
-                ru.time_text(r.left) if r.left else "—",
+                spans or "—",
                 ru.minutes(round(r.seconds_present / 60)),
                 "да" if r.counted else "нет",
             )
@@ -170,6 +201,13 @@ def _polls(p: Protocol) -> list[Block]:
         out.append(_t(f"{n}. {ru.quoted(poll.question)} — {kind}.", bold=True))
         if poll.counts is None:
             out.append(_t(f"Голосование не завершено (бюллетеней: {poll.cast})."))
+        elif poll.interrupted:
+            out.append(
+                _t(
+                    f"{INTERRUPTED} Подано до окончания: {_option_counts(poll)}; "
+                    f"проголосовали {poll.cast} из {poll.eligible}."
+                )
+            )
         else:
             out.append(_t(f"{_poll_counts(poll)}; проголосовали {poll.cast} из {poll.eligible}."))
         if poll.ballots:
@@ -216,10 +254,10 @@ def protocol_blocks(p: Protocol) -> list[Block]:
         attachments.append((f"Итоговый текст совместного документа {ru.quoted(doc.title)}", body))
     if p.polls:
         attachments.append(("Результаты голосований", _polls(p)))
-    if p.chat and p.form == "short":  # the full form has the messages in ВЫСТУПИЛИ
-        chat = [Block("heading", "СТЕНОГРАММА ЧАТА", bold=True)]
+    if p.chat:  # chat lines are not speeches: every public message, in full, with its time
+        chat = [Block("heading", "СООБЩЕНИЯ ЧАТА", bold=True)]
         chat += [_t(f"{ru.time_text(c.at)} {c.short_name}: {c.text}") for c in p.chat]
-        attachments.append(("Стенограмма чата", chat))
+        attachments.append(("Сообщения чата", chat))
     out.append(
         _t("Приложения: " + " ".join(f"{n}. {ru.sentence(t)}" for n, (t, _) in enumerate(attachments, 1)))
     )

@@ -44,6 +44,7 @@ from server.domain.protocol import (
     render_text,
 )
 from server.domain.protocol import russian as ru
+from server.domain.protocol.edit_form import EditFormView, edit_form_view
 from server.domain.protocol.model import Form
 from server.domain.protocol.workflow import (
     approve_protocol,
@@ -52,6 +53,7 @@ from server.domain.protocol.workflow import (
     edit_protocol,
     load_meeting_info,
     next_number,
+    require_officers_confirmed,
     start_review,
     version_model,
 )
@@ -80,14 +82,6 @@ class Files:
 
 
 @dataclass
-class EditField:
-    key: str
-    label: str
-    value: str
-    short: bool
-
-
-@dataclass
 class PageData:
     row: MeetingProtocol
     meeting: Meeting
@@ -97,7 +91,9 @@ class PageData:
     is_methodist: bool
     versions: list[tuple[ProtocolVersion, str]]
     remarks: list[tuple[ProtocolRemark, str]]
-    fields: list[EditField]
+    form: EditFormView | None  # the edit form (for the chair, the secretary, a methodist)
+    warnings: list[str] = field(default_factory=list)  # what to settle before approval
+    recipients: int = 0  # members with an e-mail address: the letters an approval queues
     mailing: list[tuple[str, str]] = field(default_factory=list)  # (recipient, status)
 
 
@@ -160,20 +156,6 @@ async def readable_protocol(
     return row, await current_model(session, row, meeting)
 
 
-def _labels(model: Protocol) -> dict[str, tuple[str, bool]]:
-    labels: dict[str, tuple[str, bool]] = {}
-    for item in model.items:
-        head = f"{item.number}. {item.title}"
-        labels[item.summary_key] = (f"{head} — СЛУШАЛИ: {item.rapporteur}".rstrip(": "), False)
-        for s in item.speeches:
-            labels[s.key] = (f"{head} — ВЫСТУПИЛИ: {s.short_name}", False)
-        for d in item.decisions:
-            labels[f"{d.key}.text"] = (f"{head} — ПОСТАНОВИЛИ {d.number}", False)
-            labels[f"{d.key}.deadline"] = (f"{d.number}: срок", True)
-            labels[f"{d.key}.responsible"] = (f"{d.number}: ответственный", True)
-    return labels
-
-
 async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -206,12 +188,11 @@ async def protocol_page(session: AsyncSession, user: User | None, protocol_id: i
         r.author_id for r in remarks if r.author_id
     }
     names = await _names(session, ids)
-    fields: list[EditField] = []
+    form = None
     if can_edit:
-        labels = _labels(model)
-        for key, value in editable_parts(model).items():
-            label, short = labels.get(key, (key, False))
-            fields.append(EditField(key, label, value, short))
+        info = await load_meeting_info(session, meeting)
+        planned = {"chair": (info.chair_key, info.chair), "secretary": (info.secretary_key, info.secretary)}
+        form = edit_form_view(model, planned)
     data = PageData(
         row=row,
         meeting=meeting,
@@ -221,11 +202,22 @@ async def protocol_page(session: AsyncSession, user: User | None, protocol_id: i
         is_methodist=is_methodist,
         versions=[(v, names.get(v.approved_by_id or 0, "")) for v in versions],
         remarks=[(r, names.get(r.author_id or 0, "")) for r in remarks],
-        fields=fields,
+        form=form,
+        warnings=absent_warnings(model) if row.status != ProtocolStatus.approved else [],
+        recipients=len(await _recipients(session, row.association_id)),
     )
     if is_methodist:
         data.mailing = await mailing_status(session, row.id)
     return data
+
+
+def absent_warnings(model: Protocol) -> list[str]:
+    """One line per signatory who was not present (the page shows them before approval)."""
+    out = []
+    for role in model.absent_officers:
+        office, name = ("председатель", model.chair) if role == "chair" else ("секретарь", model.secretary)
+        out.append(f"На заседании не присутствовал {office} {name}, который указан подписантом протокола.")
+    return out
 
 
 async def mailing_status(session: AsyncSession, protocol_id: int) -> list[tuple[str, str]]:
@@ -242,13 +234,24 @@ async def mailing_status(session: AsyncSession, protocol_id: int) -> list[tuple[
 
 
 # --- editing and review -------------------------------------------------------------------------
+CHAT_SHOWN = "chat_shown"  # the form listed the chat: an unchecked message is not promoted
+PROMOTE = "promote"  # the checked messages' log seqs
+
+
 async def edit_from_form(
-    session: AsyncSession, user: User | None, protocol_id: int, values: dict[str, str]
+    session: AsyncSession, user: User | None, protocol_id: int, values: dict[str, str | list[str]]
 ) -> MeetingProtocol:
     """Apply the changed fields of the edit form (unchanged ones add no history)."""
     row, meeting = await _load(session, protocol_id)
     current = editable_parts(await _draft_model(session, row, meeting, row.number))
-    changed = {k: v for k, v in values.items() if current.get(k) != v.replace("\r\n", "\n").strip()}
+    fields = {k: v for k, v in values.items() if isinstance(v, str) and k != CHAT_SHOWN}
+    if values.get(CHAT_SHOWN):
+        checked = values.get(PROMOTE, [])
+        seqs = {v for v in (checked if isinstance(checked, list) else [checked]) if v.isdigit()}
+        for key in current:
+            if key.startswith("chat."):
+                fields[key] = "1" if key.split(".")[1] in seqs else ""
+    changed = {k: v for k, v in fields.items() if current.get(k) != v.replace("\r\n", "\n").strip()}
     return await edit_protocol(session, user, protocol_id, changed)
 
 
@@ -264,13 +267,17 @@ async def remark_protocol_id(session: AsyncSession, remark_id: int) -> int:
 
 
 # --- approval and mailing -----------------------------------------------------------------------
-async def _predicted(session: AsyncSession, user: User | None, protocol_id: int) -> tuple[Protocol, int]:
+async def _predicted(
+    session: AsyncSession, user: User | None, protocol_id: int, confirm_absent: bool
+) -> tuple[Protocol, int]:
     """The model the next approval will freeze (with its number), and the version it will get."""
     row, meeting = await _load(session, protocol_id)
-    # approve_protocol checks this again; checking first spares a useless PDF rendering.
+    # approve_protocol checks these again; checking first spares a useless PDF rendering.
     await check_approvable(session, user, row, meeting)
     number = row.number if row.number is not None else (await next_number(session, row, meeting))[1]
-    return await _draft_model(session, row, meeting, number), row.version + 1
+    model = await _draft_model(session, row, meeting, number)
+    require_officers_confirmed(model, confirm_absent)
+    return model, row.version + 1
 
 
 async def render_files(model: Protocol) -> Files:
@@ -329,24 +336,27 @@ async def queue_mailing(
     return queued
 
 
-async def approve_and_mail(runtime: Runtime, user: User | None, protocol_id: int) -> ProtocolVersion:
+async def approve_and_mail(
+    runtime: Runtime, user: User | None, protocol_id: int, *, confirm_absent: bool = False
+) -> tuple[ProtocolVersion, int]:
+    """Approve and queue one letter per member; returns the version and the letters queued."""
     db: Database = runtime.db
     for _ in range(3):
         async with db.read() as s:
-            model, _version = await _predicted(s, user, protocol_id)
+            model, _version = await _predicted(s, user, protocol_id, confirm_absent)
         files = await render_files(model)
         try:
             async with db.transaction() as s:
-                version = await approve_protocol(s, user, protocol_id)
+                version = await approve_protocol(s, user, protocol_id, confirm_absent=confirm_absent)
                 if version.text != files.text:
                     raise ProtocolChanged()
                 row, _ = await _load(s, protocol_id)
-                await queue_mailing(s, row, version, model, files)
+                queued = await queue_mailing(s, row, version, model, files)
                 await protocol_approved(s, row, version, model)  # search index + notifications
         except ProtocolChanged:
             continue  # the draft changed between rendering and approval: render again
         wake_outbox(runtime)
-        return version
+        return version, queued
     raise ProtocolChanged()
 
 

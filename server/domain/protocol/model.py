@@ -48,6 +48,8 @@ class MeetingInfo:
     agenda: tuple[AgendaEntry, ...] = ()
     chair: str = ""  # «И.О. Фамилия»
     secretary: str = ""
+    chair_key: str | None = None  # participant key of the chair ("u:<id>"), to check presence
+    secretary_key: str | None = None
     scheduled_start: datetime | None = None
     scheduled_end: datetime | None = None
     number: int | None = None  # assigned on approval
@@ -87,8 +89,9 @@ class Speech:
     participant: str
     short_name: str
     seconds: int
-    summary: str = ""  # human summary; empty -> «выступление N мин.»
-    chat: tuple[str, ...] = ()  # public chat messages on the item (full form)
+    summary: str = ""  # human summary; empty -> the transcript's gist, else «выступление N мин.»
+    chat: tuple[str, ...] = ()  # chat messages the secretary promoted into ВЫСТУПИЛИ
+    transcript: str = ""  # the speaker's transcribed words on the item, condensed
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,8 @@ class Decision:
     text: str
     deadline: str = ""
     responsible: str = ""
-    status: Literal["accepted", "rejected", "unfinished"] = "unfinished"
+    # interrupted: still open when the meeting ended (closed by the end, no outcome)
+    status: Literal["accepted", "rejected", "unfinished", "interrupted"] = "unfinished"
     counts: tuple[int, int, int] | None = None  # за, против, воздержались
     unanimous: bool = False
     quorum: bool = True
@@ -124,6 +128,7 @@ class PollReport:
     cast: int
     eligible: int
     ballots: tuple[Ballot, ...] = ()  # named polls: who voted what
+    interrupted: bool = False  # closed by the meeting's end: the counts are the ballots so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +155,7 @@ class AttendanceRow:
     left: datetime | None
     seconds_present: int
     counted: bool  # present by the presence rule
+    intervals: tuple[tuple[datetime, datetime], ...] = ()  # every connected interval (merged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,12 @@ class ChatLine:
     at: datetime
     short_name: str
     text: str
+    seq: int = 0
+    promoted: bool = False  # the secretary moved it into ВЫСТУПИЛИ (edit key ``chat.<seq>.promote``)
+
+    @property
+    def key(self) -> str:
+        return f"chat.{self.seq}.promote"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +201,10 @@ class Protocol:
     ended: datetime | None
     presence_share: float
     edited_keys: tuple[str, ...] = field(default=())
+    chair_key: str | None = None
+    secretary_key: str | None = None
+    # "chair" / "secretary": an officer who was not present (ПРИМЕЧАНИЯ; approval asks to confirm)
+    absent_officers: tuple[str, ...] = ()
+    # (participant key, «И.О. Фамилия») of the members present: who may be named an officer
+    officer_candidates: tuple[tuple[str, str], ...] = ()
+    extra_notes: str = ""  # the secretary's own ПРИМЕЧАНИЯ (one per line), after the automatic ones

@@ -23,6 +23,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     Flowable,
     Image,
+    KeepTogether,
     PageBreak,
     Paragraph,
     SimpleDocTemplate,
@@ -47,8 +48,9 @@ _FONT_CANDIDATES = (
     ),
 )
 REGULAR, BOLD = "ProtocolSerif", "ProtocolSerif-Bold"
-# Column shares of the attendance table: №, name, organisation, joined, left, time, counted.
-_ATTENDANCE_SHARES = (0.06, 0.27, 0.25, 0.12, 0.12, 0.10, 0.08)
+# Column shares of the attendance table: №, name, organisation, intervals, total, counted.
+ATTENDANCE_SHARES = (0.06, 0.28, 0.25, 0.19, 0.13, 0.09)
+CELL_PADDING = 6.0  # left + right, points
 
 
 @functools.cache
@@ -112,12 +114,39 @@ _GRID = TableStyle(
 )
 
 
+def column_widths(
+    rows: Sequence[Sequence[str]], width: float, font_size: float = TABLE_FONT_SIZE
+) -> list[float]:
+    """Column widths (points) that never break a word: each column is at least as wide as its
+    longest word (header in bold), the rest of the width shared out by the preferred shares."""
+    regular, bold = _fonts()
+    head = rows[0]
+    n = len(head)
+    shares = ATTENDANCE_SHARES if n == len(ATTENDANCE_SHARES) else (1 / n,) * n
+    need = []
+    for col in range(n):
+        words = [(w, bold) for w in str(head[col]).split()]
+        words += [(w, regular) for r in rows[1:] if col < len(r) for w in str(r[col]).split()]
+        longest = max((pdfmetrics.stringWidth(w, f, font_size) for w, f in words), default=0.0)
+        # a "word" wider than half the page (a pasted URL, garbage) is broken by the paragraph
+        need.append(min(longest + CELL_PADDING + 1, width / 2))
+    widths = [max(s * width, m) for s, m in zip(shares, need, strict=True)]
+    excess = sum(widths) - width
+    while excess > 0.5:  # take the excess back from the columns with room to spare
+        spare = [w - m for w, m in zip(widths, need, strict=True)]
+        room = sum(x for x in spare if x > 0)
+        if room <= 0:
+            break  # even the words alone do not fit: keep them whole, the table overflows less
+        cut = min(excess, room)
+        widths = [w - (cut * x / room if x > 0 else 0) for w, x in zip(widths, spare, strict=True)]
+        excess -= cut
+    return widths
+
+
 def _grid(rows: Sequence[Sequence[str]], width: float) -> Table:
     head, *body = rows
-    n = len(head)
-    shares = _ATTENDANCE_SHARES if n == len(_ATTENDANCE_SHARES) else (1 / n,) * n
     data = [[_p(c, "head") for c in head]] + [[_p(c, "cell") for c in r] for r in body]
-    return Table(data, colWidths=[s * width for s in shares], repeatRows=1, splitInRow=1, style=_GRID)
+    return Table(data, colWidths=column_widths(rows, width), repeatRows=1, splitInRow=1, style=_GRID)
 
 
 def build_pdf(blocks: Sequence[Block], *, title: str = "Протокол") -> bytes:
@@ -139,11 +168,16 @@ def build_pdf(blocks: Sequence[Block], *, title: str = "Протокол") -> by
     def flush_signatures() -> None:
         if signatures:
             rows = [[_p(s.text, "body"), _p(SIGN_LINE, "body"), _p(s.right, "body")] for s in signatures]
-            story.append(
-                Table(
-                    rows, colWidths=[0.3 * width, 0.25 * width, 0.45 * width], style=_SIGNATURES, splitInRow=1
-                )
+            table = Table(
+                rows, colWidths=[0.3 * width, 0.25 * width, 0.45 * width], style=_SIGNATURES, splitInRow=1
             )
+            # The signatures never stand alone on a page: they keep with the paragraph before them.
+            tail: list[Flowable] = []
+            while story and isinstance(story[-1], Spacer):
+                tail.insert(0, story.pop())
+            if story and not isinstance(story[-1], PageBreak):
+                tail.insert(0, story.pop())
+            story.append(KeepTogether([*tail, table]))
             signatures.clear()
 
     for b in blocks:

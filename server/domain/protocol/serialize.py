@@ -25,6 +25,8 @@ def info_to_json(info: MeetingInfo) -> dict[str, Any]:
         ],
         "chair": info.chair,
         "secretary": info.secretary,
+        "chair_key": info.chair_key,
+        "secretary_key": info.secretary_key,
         "scheduled_start": when(info.scheduled_start),
         "scheduled_end": when(info.scheduled_end),
         "number": info.number,
@@ -48,6 +50,8 @@ def info_from_json(data: dict[str, Any]) -> MeetingInfo:
         agenda=tuple(AgendaEntry(*a) for a in data["agenda"]),
         chair=data["chair"],
         secretary=data["secretary"],
+        chair_key=data.get("chair_key"),  # versions frozen before officers were checked lack it
+        secretary_key=data.get("secretary_key"),
         scheduled_start=moment(data["scheduled_start"]),
         scheduled_end=moment(data["scheduled_end"]),
         number=data["number"],

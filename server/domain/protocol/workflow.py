@@ -75,6 +75,18 @@ class ProtocolRemarksOpen(Conflict):
     code = "protocol_remarks_open"
 
 
+class ProtocolOfficersAbsent(Conflict):
+    """The chair or secretary who would sign was not present: approval needs an explicit
+    confirmation (or another officer named from those present)."""
+
+    code = "protocol_officers_absent"
+
+
+def require_officers_confirmed(protocol: Protocol, confirmed: bool) -> None:
+    if protocol.absent_officers and not confirmed:
+        raise ProtocolOfficersAbsent(details={"absent": list(protocol.absent_officers)})
+
+
 def school_year_of(day: date) -> int:
     """The school year (1 September – 31 August) named by its first calendar year."""
     return day.year if day.month >= 9 else day.year - 1
@@ -133,6 +145,8 @@ async def load_meeting_info(session: AsyncSession, meeting: Meeting) -> MeetingI
         agenda=tuple(agenda),
         chair=chair.short_name if chair else "",
         secretary=secretary.short_name if secretary else "",
+        chair_key=f"u:{chair.id}" if chair else None,
+        secretary_key=f"u:{secretary.id}" if secretary else None,
         scheduled_start=meeting.starts_at,
         scheduled_end=meeting.ends_at,
     )
@@ -220,6 +234,12 @@ async def edit_protocol(
     unknown = sorted(set(clean) - set(known))
     if unknown:
         raise InvalidProtocolEdit(details={"key": unknown[0]})
+    # An officer is named from the members present (or the meeting's own officer is kept).
+    info = await load_meeting_info(session, meeting)
+    allowed = {"", *(k for k, _ in protocol.officer_candidates), info.chair_key, info.secretary_key}
+    for key in ("officer.chair", "officer.secretary"):
+        if key in clean and clean[key] not in allowed:
+            raise InvalidProtocolEdit(details={"key": key})
     for key, value in clean.items():
         session.add(ProtocolEdit(protocol_id=row.id, key=key, value=value, author_id=user.id))
     row.status = ProtocolStatus.draft
@@ -298,9 +318,12 @@ async def next_number(session: AsyncSession, row: MeetingProtocol, meeting: Meet
     return year, (last or 0) + 1
 
 
-async def approve_protocol(session: AsyncSession, user: User | None, protocol_id: int) -> ProtocolVersion:
+async def approve_protocol(
+    session: AsyncSession, user: User | None, protocol_id: int, *, confirm_absent: bool = False
+) -> ProtocolVersion:
     """Number the protocol within its association's school year (№ 1, 2, …) and freeze a version.
-    A methodist or the meeting's secretary approves; open remarks must be resolved first."""
+    A methodist or the meeting's secretary approves; open remarks must be resolved first; a
+    signatory who was absent needs ``confirm_absent`` (ProtocolOfficersAbsent otherwise)."""
     user = require_login(user)
     row, meeting = await _protocol_and_meeting(session, protocol_id)
     await check_approvable(session, user, row, meeting)
@@ -311,7 +334,8 @@ async def approve_protocol(session: AsyncSession, user: User | None, protocol_id
             select(Association.id).where(Association.id == row.association_id).with_for_update()
         )
         row.school_year, row.number = await next_number(session, row, meeting)
-    info, _ = await _assemble(session, row, meeting)
+    info, protocol = await _assemble(session, row, meeting)
+    require_officers_confirmed(protocol, confirm_absent)
     row.status, row.approved_at, row.approved_by_id = ProtocolStatus.approved, utcnow(), user.id
     row.version += 1
     version = ProtocolVersion(

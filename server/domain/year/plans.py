@@ -179,13 +179,16 @@ def row_status(row: PlanRow, meeting: Meeting | None) -> PlanRowStatus:
         return PlanRowStatus.held
     if meeting.status == MeetingStatus.cancelled:
         return PlanRowStatus.cancelled
-    day = ru.moscow(meeting.starts_at).date()
+    day = ru.moscow(meeting.held_at).date()
+    return PlanRowStatus.moved if off_plan(row, day) else PlanRowStatus.planned
+
+
+def off_plan(row: PlanRow, day: date) -> bool:
+    """The meeting's day is not the row's planned date (or not in its planned months)."""
     if row.planned_date is not None:
-        return PlanRowStatus.planned if day == row.planned_date else PlanRowStatus.moved
+        return day != row.planned_date
     months = planned_months(row.dates_text)
-    if months and day.month not in months:
-        return PlanRowStatus.moved
-    return PlanRowStatus.planned
+    return bool(months) and day.month not in months
 
 
 @on_meeting_change
@@ -209,10 +212,14 @@ class RowView:
 
     @property
     def new_date(self) -> datetime | None:
-        """The meeting's start when the row was moved (shown next to the planned date)."""
-        if self.meeting is not None and self.row.status == PlanRowStatus.moved:
-            return self.meeting.starts_at
-        return None
+        """The meeting's date when it is (or was held) off the plan: «перенесено на …»."""
+        if self.meeting is None or self.row.status not in (PlanRowStatus.moved, PlanRowStatus.held):
+            return None
+        if self.row.status == PlanRowStatus.held and not off_plan(
+            self.row, ru.moscow(self.meeting.held_at).date()
+        ):
+            return None
+        return self.meeting.held_at
 
     @property
     def can_create_meeting(self) -> bool:
@@ -572,11 +579,12 @@ def dates_cell(v: RowView) -> str:
     ]
     text = ", ".join(parts) or "—"
     if v.row.status == PlanRowStatus.moved and v.meeting is not None:
-        text += f" (перенесено на {ru.date_requisite(v.meeting.starts_at)})"
+        text += f" (перенесено на {ru.date_requisite(v.meeting.held_at)})"
     elif v.row.status == PlanRowStatus.cancelled:
         text += " (отменено)"
     elif v.row.status == PlanRowStatus.held and v.meeting is not None:
-        text += f" (проведено {ru.date_requisite(v.meeting.started_at or v.meeting.starts_at)})"
+        moved = "перенесено, " if v.new_date is not None else ""
+        text += f" ({moved}проведено {ru.date_requisite(v.meeting.held_at)})"
     return text
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -31,6 +32,7 @@ from server.domain.meeting.meetings import (
 )
 from server.errors import ValidationFailed
 from server.i18n import translate
+from server.names import PersonName, parse_name, person_name
 from server.web.auth import current_user, request_database, request_locale
 from server.web.error_handlers import error_response, wants_json
 from server.web.forms import read_form
@@ -227,11 +229,37 @@ async def meeting_api(request: Request) -> Response:
 
 
 # --- guests ------------------------------------------------------------------------------------
+NamePart = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+
+
 class GuestForm(BaseModel):
+    """Surname, name and patronymic as separate fields; a client that sends one ``name`` line
+    instead has it parsed (server/names.py)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    last_name: NamePart = ""
+    first_name: NamePart = ""
+    middle_name: NamePart = ""
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     organisation: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+
+    @model_validator(mode="after")
+    def _named(self) -> GuestForm:
+        if self.last_name or self.first_name or self.middle_name:
+            if not self.last_name:
+                raise PydanticCustomError("guest_name", "last_name", {"field": "last_name"})
+            if not self.first_name:
+                raise PydanticCustomError("guest_name", "first_name", {"field": "first_name"})
+        elif len(self.name) < 2:
+            raise PydanticCustomError("guest_name", "name", {"field": "name"})
+        return self
+
+    @property
+    def person(self) -> PersonName:
+        if self.last_name:
+            return person_name(self.last_name, self.first_name, self.middle_name)
+        return parse_name(self.name)
 
 
 def _guest_page(
@@ -247,9 +275,10 @@ def _guest_errors(request: Request, exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for err in exc.errors():
         code = "too_long" if err["type"] == "string_too_long" else "guest_name"
-        errors.setdefault(
-            str(err["loc"][0]) if err["loc"] else "name", translate(f"meetings.field.{code}", locale)
-        )
+        where = str(err["loc"][0]) if err["loc"] else str((err.get("ctx") or {}).get("field", "last_name"))
+        if code == "guest_name" and where == "first_name":
+            code = "guest_first_name"
+        errors.setdefault(where, translate(f"meetings.field.{code}", locale))
     return errors
 
 
@@ -262,7 +291,7 @@ async def guest_entry(request: Request) -> Response:
     if is_closed(meeting):
         return _guest_page(request, page, {}, {}, 410)
     if request.method == "GET":
-        return _guest_page(request, page, {"name": "", "organisation": ""}, {}, 200)
+        return _guest_page(request, page, {}, {}, 200)
     values, _ = await read_form(request)
     client = request.client.host if request.client else "-"
     await request.app.state.runtime.limiter.hit(f"guest:{client}", 30, 600)
@@ -272,7 +301,7 @@ async def guest_entry(request: Request) -> Response:
         shown = {k: v if isinstance(v, str) else "" for k, v in values.items()}
         return _guest_page(request, page, shown, _guest_errors(request, exc), 422)
     async with _db(request).transaction() as s:
-        guest = await register_guest(s, token, form.name, form.organisation)
+        guest = await register_guest(s, token, form.person.stored, form.organisation)
     request.session["guest"] = {"id": guest.id, "meeting_id": meeting.id}
     return RedirectResponse(f"/meetings/{meeting.id}/room", status_code=303)
 

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 from server.db.models import Meeting, MeetingGuest, User
 from server.domain.accounts.permissions import can_join_meeting
 from server.errors import Forbidden, NotFound, Unauthenticated
+from server.names import short_from_full
 from server.web.auth import current_user
 from server.web.templating import render
 
@@ -45,7 +46,7 @@ async def meeting_room(request: Request) -> Response:
             guest = await session.get(MeetingGuest, gid) if gid is not None else None
             if guest is None or guest.meeting_id != meeting_id:
                 raise Unauthenticated()  # -> the login page, which comes back here
-            me, name, back = f"g:{guest.id}", guest.name, "/"
+            me, name, back = f"g:{guest.id}", short_from_full(guest.name), "/"
     return render(
         request,
         "meeting/meetings/room.html",

@@ -41,8 +41,14 @@ SHOWN_ON_PAGE = {400, 409, 413, 422}
 Text = Annotated[str, StringConstraints(max_length=4000)]
 
 
-class EditForm(RootModel[dict[Annotated[str, StringConstraints(max_length=80)], Text]]):
+class EditForm(RootModel[dict[Annotated[str, StringConstraints(max_length=80)], Text | list[Text]]]):
     pass
+
+
+class ApproveForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    # «I confirm the signatories although they were absent» (checked on the server too)
+    confirm_absent: bool = False
 
 
 class ReviewForm(BaseModel):
@@ -78,6 +84,7 @@ async def _page(request: Request, protocol_id: int, status: int = 200) -> Respon
             "row": data.row,
             "html": render_html(data.model, document=False),
             "flash": take_flash(request),
+            "saved": request.query_params.get("saved") == "1",
         },
         status,
     )
@@ -109,7 +116,9 @@ async def protocol_pdf(request: Request) -> Response:
     return Response(data, media_type=PDF_TYPE, headers=headers)
 
 
-async def _act(request: Request, pid: int, action: Awaitable[None], ok_key: str) -> Response:
+async def _act(
+    request: Request, pid: int, action: Awaitable[None], ok_key: str, anchor: str = ""
+) -> Response:
     """Run a form's action; a typed input/state error re-renders the page with a notice."""
     try:
         await action
@@ -118,8 +127,9 @@ async def _act(request: Request, pid: int, action: Awaitable[None], ok_key: str)
             raise
         put_flash(request, "error", exc.message(request_locale(request)))
         return await _page(request, pid, exc.status)
-    _flash(request, "ok", ok_key)
-    return RedirectResponse(f"/protocols/{pid}", status_code=303)
+    if ok_key:
+        _flash(request, "ok", ok_key)
+    return RedirectResponse(f"/protocols/{pid}{anchor}", status_code=303)
 
 
 async def protocol_edit(request: Request) -> Response:
@@ -131,7 +141,7 @@ async def protocol_edit(request: Request) -> Response:
         async with _db(request).transaction() as s:
             await edit_from_form(s, current_user(request), pid, form.root)
 
-    return await _act(request, pid, run(), "protocol_pages.flash.saved")
+    return await _act(request, pid, run(), "protocol_pages.flash.saved", "?saved=1#protocol-edit")
 
 
 async def protocol_review(request: Request) -> Response:
@@ -174,12 +184,21 @@ async def protocol_resolve(request: Request) -> Response:
 
 async def protocol_approve(request: Request) -> Response:
     pid = request.path_params["id"]
+    locale = request_locale(request)
 
     async def run() -> None:
-        await read_form(request)
-        await approve_and_mail(request.app.state.runtime, current_user(request), pid)
+        _, form = await read_form(request, ApproveForm)
+        assert form is not None
+        version, letters = await approve_and_mail(
+            request.app.state.runtime, current_user(request), pid, confirm_absent=form.confirm_absent
+        )
+        put_flash(
+            request,
+            "ok",
+            translate("protocol_pages.flash.approved_count", locale, number=version.number, letters=letters),
+        )
 
-    return await _act(request, pid, run(), "protocol_pages.flash.approved")
+    return await _act(request, pid, run(), "")
 
 
 async def protocol_mail(request: Request) -> Response:
