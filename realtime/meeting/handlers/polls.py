@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import HandlerContext, Message, Outcome, RoomState, handler, room_service
 from server.db.types import utcnow
-from server.domain.poll_closing import close_overdue_polls, close_poll, open_poll_deadlines
+from server.domain.poll_closing import close_overdue_polls, close_poll, open_poll_deadlines, sweep_poll_keys
 from server.domain.polls import MAX_ID, PollDraft, VoteOutcome, cast_vote, closes_at, create_poll, open_poll
 from server.errors import AppError
 
@@ -162,13 +162,14 @@ def start_poll_timers(runtime: Runtime) -> None:
 
 async def ensure_timers(runtime: Runtime) -> None:
     """Once per process: arm the timers of every open poll (they survive a restart this way);
-    overdue polls close at once."""
+    overdue polls close at once; the keys of closed secret polls that a crash left are destroyed."""
     if runtime.services.get(ARMED_KEY):
         return
     runtime.services[ARMED_KEY] = True
     try:
         async with runtime.db.read() as s:
             deadlines = await open_poll_deadlines(s)
+            await sweep_poll_keys(s)  # keys a crash left behind after a close
     except Exception:
         runtime.services[ARMED_KEY] = False  # e.g. not migrated yet: the next poll message retries
         log.exception("could not re-arm the poll timers")

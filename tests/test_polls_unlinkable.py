@@ -1,0 +1,202 @@
+"""Secret ballots against whoever reads the database files (issue 15, item 1).
+
+The attacker copies the files during and after a poll and tries what the outside probe
+tried: on PostgreSQL, match ``xmin`` of ``poll_participations`` with the rows that hold
+choices; on SQLite, replay the ``-wal`` file commit by commit and watch what changes together
+with each new participation. Neither may link a voter to a choice, the poll's key must exist
+nowhere once the poll is closed, and the logs name no choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from server.db import sealing
+from tests.support import sqlite_wal
+from tests.support.live import LiveServer
+from tests.support.net import wait_for
+from tests.test_polls_support import DECISION, close_all, create_open, make_world
+
+CHOICES = [0, 1, 0, 2, 0, 1]  # member1..member6: counts [3, 2, 1]
+CHOICE_LOGGED = re.compile(r"choices\W{1,6}\[|secret_tallies|\bcount\s*\+", re.IGNORECASE)
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name} {record.getMessage()} {record.__dict__}")
+
+
+def sqlite_path(server: LiveServer) -> Path:
+    return Path(server.settings.database_url.split(":///", 1)[1])
+
+
+async def checkpoint_truncate(db_file: Path) -> None:
+    """Fold the WAL into the database file and empty it: the replay starts right here."""
+
+    def attempt() -> bool:
+        conn = sqlite3.connect(db_file, timeout=5)
+        try:
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return bool(busy == 0)
+        finally:
+            conn.close()
+
+    await wait_for(attempt, 20, what="WAL checkpoint")
+
+
+def replay_links(baseline: Path, wal_file: Path, poll_id: int, work: Path) -> tuple[list[str], int]:
+    """Replay the WAL commit by commit; for every commit that adds participations, anything
+    in it that moves a per-option count links those voters. Returns (links, commits)."""
+    wal = wal_file.read_bytes()
+    _size, commits = sqlite_wal.read_commits(wal)
+    links: list[str] = []
+    seen: set[str] = set()
+    counts_before: Any = None
+    for i in range(len(commits) + 1):
+        snap = sqlite_wal.materialise(baseline, wal, i, work / f"snap-{i}.db")
+        voters = {
+            str(v)
+            for (v,) in sqlite_wal.query(
+                snap, "SELECT voter FROM poll_participations WHERE poll_id = ?", poll_id
+            )
+        }
+        tables = {
+            str(n) for (n,) in sqlite_wal.query(snap, "SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        counts: list[Any] = []
+        if "secret_tallies" in tables:  # the former design: one counter per option
+            counts += sqlite_wal.query(
+                snap, "SELECT option, count FROM secret_tallies WHERE poll_id = ? ORDER BY option", poll_id
+            )
+        counts += sqlite_wal.query(snap, "SELECT result FROM polls WHERE id = ?", poll_id)
+        new = voters - seen
+        if new and counts_before is not None and counts != counts_before:
+            links += sorted(new)
+        seen |= voters
+        counts_before = counts
+        snap.unlink()
+    return links, len(commits)
+
+
+async def pg_links(server: LiveServer, poll_id: int) -> list[str]:
+    """Rows that hold choices, created by a transaction that also created a participation."""
+    async with server.runtime.db.read() as s:
+        participations = {
+            str(x): str(v)
+            for x, v in await s.execute(
+                text("SELECT xmin::text, voter FROM poll_participations WHERE poll_id = :p"), {"p": poll_id}
+            )
+        }
+        holders = [
+            str(x)
+            for (x,) in await s.execute(text("SELECT xmin::text FROM polls WHERE id = :p"), {"p": poll_id})
+        ]
+        tables = set(
+            await s.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+        )
+        if "secret_tallies" in tables:
+            holders += [
+                str(x)
+                for (x,) in await s.execute(
+                    text("SELECT xmin::text FROM secret_tallies WHERE poll_id = :p"), {"p": poll_id}
+                )
+            ]
+    assert len(participations) == len(CHOICES)  # one transaction per voter here
+    return [participations[x] for x in holders if x in participations]
+
+
+async def pg_files_hold(server: LiveServer, needle: bytes, since: Any) -> list[str]:
+    """Files of the PostgreSQL cluster (recent WAL segments, the tables' heap files) that
+    contain ``needle``."""
+    found = []
+    async with server.runtime.db.read() as s:
+        segments = list(
+            await s.scalars(text("SELECT name FROM pg_ls_waldir() WHERE modification >= :t"), {"t": since})
+        )
+        paths = [f"pg_wal/{name}" for name in segments]
+        for table in ("polls", "poll_participations", "sealed_ballots", "meeting_events"):
+            path = await s.scalar(text("SELECT pg_relation_filepath(to_regclass(:t))"), {"t": table})
+            if path:
+                paths.append(str(path))
+        for path in paths:
+            data = await s.scalar(text("SELECT pg_read_binary_file(:p, 0, 100000000, true)"), {"p": path})
+            if data and needle in bytes(data):
+                found.append(path)
+    return found
+
+
+async def test_no_file_links_a_voter_to_a_secret_choice(server: LiveServer, tmp_path: Path) -> None:
+    world = await make_world(server, members=len(CHOICES))
+    mod = await world.room("methodist")
+    voters = [await world.room(f"member{i}") for i in range(1, len(CHOICES) + 1)]
+    records = Records()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(records)
+    root.setLevel(logging.DEBUG)
+    sqlite = server.settings.is_sqlite
+    try:
+        async with server.runtime.db.read() as s:
+            started = await s.scalar(text("SELECT now()")) if not sqlite else None
+        poll_id = await create_open(mod, {**DECISION, "secret": True})
+        baseline = tmp_path / "baseline.db"
+        if sqlite:
+            db_file = sqlite_path(server)
+            await checkpoint_truncate(db_file)
+            shutil.copyfile(db_file, baseline)  # the attacker's copy before the first vote
+        key_file = Path(server.settings.resolved_sealing_key_dir) / f"poll-{poll_id}.key"
+        key = key_file.read_bytes() if key_file.exists() else None  # read "during the poll"
+
+        for voter, choice in zip(voters, CHOICES, strict=True):
+            ack = await voter.call("vote.cast", {"poll_id": poll_id, "choices": [choice]})
+            assert ack["ok"] and ack["already_voted"] is False, ack
+        result = (await mod.call("poll.close", {"poll_id": poll_id}))["result"]
+        assert result["counts"] == [3, 2, 1] and result["cast"] == len(CHOICES)
+
+        if sqlite:
+            links, commits = await asyncio.to_thread(
+                replay_links, baseline, Path(f"{db_file}-wal"), poll_id, tmp_path
+            )
+            assert commits >= len(CHOICES) + 1  # every vote and the close are in the replay
+            assert links == [], f"the WAL links {len(links)} of {len(CHOICES)} voters to their choice"
+        else:
+            links = await pg_links(server, poll_id)
+            assert links == [], f"xmin links {len(links)} of {len(CHOICES)} voters to their choice"
+
+        # The key: it existed while the poll was open, outside the database; now it is gone,
+        # and no database file ever held it, so the sealed copies left behind are noise.
+        assert key is not None and len(key) == sealing.KEY_BYTES
+        assert not key_file.exists()
+        if sqlite:
+            for path in (db_file, Path(f"{db_file}-wal")):
+                assert key not in path.read_bytes(), path
+        else:
+            assert await pg_files_hold(server, key, started) == []
+        async with server.runtime.db.read() as s:
+            left = await s.scalar(
+                text("SELECT count(*) FROM sealed_ballots WHERE poll_id = :p"), {"p": poll_id}
+            )
+        assert left == 0
+
+        # The logs of the whole run, down to DEBUG (the drivers print every statement and its
+        # parameters there), name no choice: "choices": null in the vote.cast event is all.
+        assert len(records.lines) > 100 or not sqlite  # asyncpg prints nothing
+        assert [line for line in records.lines if CHOICE_LOGGED.search(line)] == []
+        logged = "\n".join(records.lines)
+        assert key.hex() not in logged
+    finally:
+        root.removeHandler(records)
+        root.setLevel(level)
+        await close_all([mod, *voters])
