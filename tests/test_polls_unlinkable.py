@@ -23,9 +23,11 @@ from server.db import sealing
 from tests.support import sqlite_wal
 from tests.support.live import LiveServer
 from tests.support.net import wait_for
-from tests.test_polls_support import DECISION, close_all, create_open, make_world
+from tests.support.proc import start_server_process
+from tests.test_polls_support import DECISION, RoomClient, close_all, create_open, make_world
 
 CHOICES = [0, 1, 0, 2, 0, 1]  # member1..member6: counts [3, 2, 1]
+STARTUP = 120  # a cold process imports aiortc, matplotlib...: slow on a loaded machine
 CHOICE_LOGGED = re.compile(r"choices\W{1,6}\[|secret_tallies|\bcount\s*\+", re.IGNORECASE)
 
 
@@ -200,3 +202,52 @@ async def test_no_file_links_a_voter_to_a_secret_choice(server: LiveServer, tmp_
         root.removeHandler(records)
         root.setLevel(level)
         await close_all([mod, *voters])
+
+
+async def test_kill9_keeps_acknowledged_secret_ballots_exactly_once(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """The key survives a kill -9 (it is on disk before the poll opens): every acknowledged
+    secret ballot is counted once after the restart, a re-sent one is refused as a duplicate,
+    and neither process logged a choice (both ran at DEBUG)."""
+    world = await make_world(server, members=5)
+    secret = server.runtime.secret_key
+    db_url = server.settings.database_url
+    var = tmp_path / "var"  # one installation restarted: the same var/ both times
+    debug = {"SMO_LOG_LEVEL": "DEBUG", "SMO_LOG_FORMAT": "text"}
+    a = await start_server_process(db_url, var, secret_key=secret, extra_env=debug, ready_seconds=STARTUP)
+    b = None
+    clients: list[RoomClient] = []
+    try:
+        mod = await world.room("methodist", url=a.url)
+        voters = [await world.room(f"member{i}", url=a.url) for i in range(1, 6)]
+        clients = [mod, *voters]
+        poll_id = await create_open(mod, {**DECISION, "secret": True})
+        choices = [0, 1, 0, 0, 2]
+        acks = await asyncio.gather(
+            *(
+                v.call("vote.cast", {"poll_id": poll_id, "choices": [c]})
+                for v, c in zip(voters, choices, strict=True)
+            )
+        )
+        assert all(ack["ok"] and not ack["already_voted"] for ack in acks), acks
+        a.kill9()
+
+        b = await start_server_process(db_url, var, secret_key=secret, extra_env=debug, ready_seconds=STARTUP)
+        again = await world.room("member1", url=b.url)
+        mod_b = await world.room("methodist", url=b.url)
+        clients += [again, mod_b]
+        ack = await again.call("vote.cast", {"poll_id": poll_id, "choices": [2]})
+        assert ack == {"ok": True, "ballots": 5, "already_voted": True}
+        result = (await mod_b.call("poll.close", {"poll_id": poll_id}))["result"]
+        assert result["counts"] == [3, 1, 1] and result["cast"] == 5
+        assert not (var / "sealing-keys" / f"poll-{poll_id}.key").exists()
+    finally:
+        await asyncio.gather(*(c.sio.disconnect() for c in clients), return_exceptions=True)
+        await a.stop()
+        if b is not None:
+            await b.stop()
+    for proc in (a, b):
+        if proc is not None:
+            lines = proc.log_path.read_text(errors="replace").splitlines()
+            assert [line for line in lines if CHOICE_LOGGED.search(line)] == []
