@@ -43,6 +43,7 @@ def _load_handlers() -> None:
     import server.domain.notifications
     import server.domain.preparation
     import server.domain.protocols
+    import server.domain.year.anonymous
     import server.mail.sender  # noqa: F401
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import text
 
 from server.db import sealing
+from server.domain.poll_closing import sweep_poll_keys
+from server.domain.year.anonymous import sweep_questionnaire_keys
 from tests.support import sqlite_wal
 from tests.support.live import LiveServer
 from tests.support.net import wait_for
@@ -119,7 +121,12 @@ async def pg_links(server: LiveServer, poll_id: int) -> list[str]:
     return [participations[x] for x in holders if x in participations]
 
 
-async def pg_files_hold(server: LiveServer, needle: bytes, since: Any) -> list[str]:
+POLL_TABLES = ("polls", "poll_participations", "sealed_ballots", "meeting_events")
+
+
+async def pg_files_hold(
+    server: LiveServer, needle: bytes, since: Any, tables: tuple[str, ...] = POLL_TABLES
+) -> list[str]:
     """Files of the PostgreSQL cluster (recent WAL segments, the tables' heap files) that
     contain ``needle``."""
     found = []
@@ -128,7 +135,7 @@ async def pg_files_hold(server: LiveServer, needle: bytes, since: Any) -> list[s
             await s.scalars(text("SELECT name FROM pg_ls_waldir() WHERE modification >= :t"), {"t": since})
         )
         paths = [f"pg_wal/{name}" for name in segments]
-        for table in ("polls", "poll_participations", "sealed_ballots", "meeting_events"):
+        for table in tables:
             path = await s.scalar(text("SELECT pg_relation_filepath(to_regclass(:t))"), {"t": table})
             if path:
                 paths.append(str(path))
@@ -251,3 +258,32 @@ async def test_kill9_keeps_acknowledged_secret_ballots_exactly_once(
         if proc is not None:
             lines = proc.log_path.read_text(errors="replace").splitlines()
             assert [line for line in lines if CHOICE_LOGGED.search(line)] == []
+
+
+async def test_the_startup_sweep_destroys_keys_a_crash_left_behind(server: LiveServer) -> None:
+    """A crash between a close's commit and the key's destruction leaves a key file: the next
+    start destroys the keys of closed or missing polls and questionnaires, and keeps the
+    others."""
+    world = await make_world(server, members=1)
+    mod = await world.room("methodist")
+    try:
+        open_id = await create_open(mod, {**DECISION, "secret": True})
+        closed_id = await create_open(mod, {**DECISION, "secret": True})
+        await mod.call("poll.close", {"poll_id": closed_id})
+    finally:
+        await close_all([mod])
+    directory = Path(server.settings.resolved_sealing_key_dir)
+    stray = [
+        directory / f"poll-{closed_id}.key",
+        directory / "poll-999999.key",
+        directory / "questionnaire-999999.key",
+    ]
+    for path in stray:
+        path.write_bytes(bytes(sealing.KEY_BYTES))  # as if the destruction never ran
+    kept = directory / f"poll-{open_id}.key"
+    assert kept.exists()
+    async with server.runtime.db.read() as s:
+        assert await sweep_poll_keys(s) == 2
+        assert await sweep_questionnaire_keys(s) == 1
+    assert not any(path.exists() for path in stray)
+    assert kept.exists()

@@ -21,6 +21,7 @@ from realtime.meeting.registry import HandlerContext, Message, Outcome, RoomStat
 from server.db.types import utcnow
 from server.domain.poll_closing import close_overdue_polls, close_poll, open_poll_deadlines, sweep_poll_keys
 from server.domain.polls import MAX_ID, PollDraft, VoteOutcome, cast_vote, closes_at, create_poll, open_poll
+from server.domain.year.anonymous import sweep_questionnaire_keys
 from server.errors import AppError
 
 if TYPE_CHECKING:
@@ -169,7 +170,9 @@ async def ensure_timers(runtime: Runtime) -> None:
     try:
         async with runtime.db.read() as s:
             deadlines = await open_poll_deadlines(s)
-            await sweep_poll_keys(s)  # keys a crash left behind after a close
+            # Sealing keys a crash left behind after a close (server/db/sealing.py).
+            await sweep_poll_keys(s)
+            await sweep_questionnaire_keys(s)
     except Exception:
         runtime.services[ARMED_KEY] = False  # e.g. not migrated yet: the next poll message retries
         log.exception("could not re-arm the poll timers")

@@ -65,6 +65,7 @@ from server.db.models.questionnaires import (  # noqa: F401
     QuestionnaireAuthor,
     QuestionnaireParticipant,
     QuestionnaireResponse,
+    QuestionnaireSealed,
 )
 from server.db.models.resources import (  # noqa: F401
     Resource,

@@ -1,0 +1,1 @@
+"""The association's year: plans, preparation, questionnaires and what builds on them."""
