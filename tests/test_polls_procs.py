@@ -21,7 +21,7 @@ async def test_kill9_keeps_every_acknowledged_vote_and_the_timer_survives(
     world = await make_world(server, members=5)
     secret = server.runtime.secret_key
     db_url = server.settings.database_url
-    a = await start_server_process(db_url, tmp_path / "a", secret_key=secret)
+    a = await start_server_process(db_url, tmp_path / "a", secret_key=secret, ready_seconds=120)
     b = None
     clients: list[RoomClient] = []
     try:
@@ -35,7 +35,7 @@ async def test_kill9_keeps_every_acknowledged_vote_and_the_timer_survives(
         assert all(ack["ok"] for ack in acks), acks
         a.kill9()
 
-        b = await start_server_process(db_url, tmp_path / "b", secret_key=secret)
+        b = await start_server_process(db_url, tmp_path / "b", secret_key=secret, ready_seconds=120)
 
         async def closed() -> bool:
             async with server.runtime.db.read() as s:
