@@ -118,7 +118,7 @@ async def _seed_year(
 
 
 async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, key_dir=settings.resolved_sealing_key_dir)
     try:
         async with db.transaction() as s:
             if only_if_empty and (await s.scalar(select(func.count(User.id)))):
@@ -199,7 +199,7 @@ async def create_admin(
 ) -> int:
     check_password_rule(password)
     email = email.strip().lower()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, key_dir=settings.resolved_sealing_key_dir)
     try:
         async with db.transaction() as s:
             user = await s.scalar(select(User).where(User.email == email))

@@ -42,7 +42,7 @@ class Runtime:
         return self._db
 
     async def start(self) -> None:
-        self._db = Database(self.settings.database_url)
+        self._db = Database(self.settings.database_url, key_dir=self.settings.resolved_sealing_key_dir)
         if self.settings.redis_url:
             from redis.asyncio import Redis
 

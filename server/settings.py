@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     media_placement_ttl: float = Field(default=15.0, ge=1.0, le=600.0)
 
     upload_max_bytes: int = 20 * 1024 * 1024
+    # Keys of open secret polls and anonymous questionnaires (server/db/sealing.py): never in
+    # the database; shared by every process of the installation. Default: <var>/sealing-keys.
+    sealing_key_dir: Path | None = None
     # Minutes before a meeting's start at which its registrants get the reminder e-mail.
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
@@ -60,6 +63,10 @@ class Settings(BaseSettings):
         if self.env == "production" and not self.secret_key:
             raise ValueError("SMO_SECRET_KEY is required when SMO_ENV=production")
         return self
+
+    @property
+    def resolved_sealing_key_dir(self) -> Path:
+        return self.sealing_key_dir or self.var_dir / "sealing-keys"
 
     @property
     def is_sqlite(self) -> bool:

@@ -41,6 +41,7 @@ def _load_handlers() -> None:
     # Importing the modules registers their handlers.
     import server.domain.community.notifications
     import server.domain.protocol.workflow
+    import server.domain.year.anonymous
     import server.domain.year.feedback
     import server.domain.year.preparation
     import server.mail.sender  # noqa: F401

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select
 
-from server.db.models import Ballot, MeetingEvent, PollParticipation, SecretTally
+from server.db.models import Ballot, MeetingEvent, PollParticipation, SealedBallot
 from server.db.types import utcnow
 from server.domain.meeting.poll_closing import close_open_polls, close_poll
 from server.domain.meeting.polls import PollDraft, cast_vote, create_poll, open_poll
@@ -45,19 +45,13 @@ async def test_secret_ballots_are_not_linked_to_anyone(server: LiveServer) -> No
         snapshot = (await observer.call("sync", {"last_seq": 0}))["events"]
         assert all(e["actor"] == "system" for e in snapshot if e["type"] == "vote.cast")
 
-        # The database: participation apart from per-option counters, nothing to join on.
+        # The database: participation apart from sealed ballots (no counter moves before the close).
         async with server.runtime.db.read() as s:
             assert await s.scalar(select(Ballot.id).where(Ballot.poll_id == poll_id)) is None
             voters_taken = set(
                 await s.scalars(select(PollParticipation.voter).where(PollParticipation.poll_id == poll_id))
             )
-            tallies = (
-                await s.execute(
-                    select(SecretTally.option, SecretTally.count)
-                    .where(SecretTally.poll_id == poll_id)
-                    .order_by(SecretTally.option)
-                )
-            ).all()
+            boxes = list(await s.scalars(select(SealedBallot.box).where(SealedBallot.poll_id == poll_id)))
             logged = list(
                 await s.scalars(
                     select(MeetingEvent).where(
@@ -67,11 +61,11 @@ async def test_secret_ballots_are_not_linked_to_anyone(server: LiveServer) -> No
             )
             conn = await s.connection()
             participation_cols = await conn.run_sync(lambda c: columns(c, "poll_participations"))
-            tally_cols = await conn.run_sync(lambda c: columns(c, "secret_tallies"))
+            sealed_cols = await conn.run_sync(lambda c: columns(c, "sealed_ballots"))
         assert voters_taken == {world.key(label) for label in choices}
-        assert [tuple(t) for t in tallies] == [(0, 2), (1, 1), (2, 0)]
+        assert len(boxes) == 3 and len({len(b) for b in boxes}) == 1  # one length for every choice
         assert participation_cols == {"id", "poll_id", "voter"}  # no choice, no time
-        assert tally_cols == {"poll_id", "option", "count"}  # no voter, no per-ballot row
+        assert sealed_cols == {"id", "poll_id", "box"}  # no voter, no time, no clear choice
         for row in logged:
             assert (
                 row.actor == "system"

@@ -53,12 +53,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Engine plus session factory; created in the app's lifespan from the settings."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, key_dir: Path | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        if key_dir is None:  # next to a SQLite file, else var/ (server/settings.py's default)
+            path = url.split(":///", 1)[-1] if url.startswith("sqlite") else ""
+            key_dir = (Path(path).parent if path and path != ":memory:" else Path("var")) / "sealing-keys"
+        # Sealed records' keys (server/db/sealing.py): found through every session.
+        info = {"sealing_key_dir": str(key_dir)}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         self.read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(readonly=True), expire_on_commit=False
+            self.engine.execution_options(readonly=True), expire_on_commit=False, info=info
         )
 
     @asynccontextmanager

@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import HandlerContext, Message, Outcome, RoomState, handler, room_service
 from server.db.types import utcnow
-from server.domain.meeting.poll_closing import close_overdue_polls, close_poll, open_poll_deadlines
+from server.domain.meeting.poll_closing import (
+    close_overdue_polls,
+    close_poll,
+    open_poll_deadlines,
+    sweep_poll_keys,
+)
 from server.domain.meeting.polls import (
     MAX_ID,
     PollDraft,
@@ -29,6 +34,7 @@ from server.domain.meeting.polls import (
     create_poll,
     open_poll,
 )
+from server.domain.year.anonymous import sweep_questionnaire_keys
 from server.errors import AppError
 
 if TYPE_CHECKING:
@@ -170,13 +176,16 @@ def start_poll_timers(runtime: Runtime) -> None:
 
 async def ensure_timers(runtime: Runtime) -> None:
     """Once per process: arm the timers of every open poll (they survive a restart this way);
-    overdue polls close at once."""
+    overdue polls close at once; the keys of closed secret polls that a crash left are destroyed."""
     if runtime.services.get(ARMED_KEY):
         return
     runtime.services[ARMED_KEY] = True
     try:
         async with runtime.db.read() as s:
             deadlines = await open_poll_deadlines(s)
+            # Sealing keys a crash left behind after a close (server/db/sealing.py).
+            await sweep_poll_keys(s)
+            await sweep_questionnaire_keys(s)
     except Exception:
         runtime.services[ARMED_KEY] = False  # e.g. not migrated yet: the next poll message retries
         log.exception("could not re-arm the poll timers")

@@ -42,7 +42,7 @@ from server.db.models.notifications import (  # noqa: F401
 )
 from server.db.models.outbox import OutboxMessage
 from server.db.models.plans import PlanRow, PlanRowSource, PlanRowStatus, WorkPlan  # noqa: F401
-from server.db.models.polls import Ballot, Poll, PollParticipation, SecretTally  # noqa: F401
+from server.db.models.polls import Ballot, Poll, PollParticipation, SealedBallot  # noqa: F401
 from server.db.models.preparation import (  # noqa: F401
     LetterReason,
     MaterialKind,
@@ -65,6 +65,7 @@ from server.db.models.questionnaires import (  # noqa: F401
     QuestionnaireAuthor,
     QuestionnaireParticipant,
     QuestionnaireResponse,
+    QuestionnaireSealed,
 )
 from server.db.models.resources import (  # noqa: F401
     Resource,

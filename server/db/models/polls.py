@@ -3,13 +3,15 @@
 Named polls keep one ``ballots`` row per voter: ``UNIQUE(poll_id, voter)`` makes a second
 vote impossible, a change (when the poll allows it) updates the row.
 
-Secret polls are stored in two unrelated tables so that no query can link a person to a
-choice: ``poll_participations`` says *who took part* (``UNIQUE(poll_id, voter)``, no choice,
-no timestamp), and ``secret_tallies`` holds nothing but one counter per option
-(``PRIMARY KEY(poll_id, option)``), incremented in the voter's transaction. A counter row
-has no voter, no per-ballot id, no time and no order, so there is nothing to join. The
-price: a secret ballot cannot be changed (a secret poll never has ``allow_change``), and a
-multiple-choice secret ballot's combination of options is not kept, only the per-option sums.
+Secret polls (see server/db/sealing.py and docs/security.md): the voter's transaction writes
+``poll_participations`` (*who took part*: ``UNIQUE(poll_id, voter)``, no choice, no time)
+and one ``sealed_ballots`` row: the choice encrypted under the poll's key, which is never in
+the database, every row the same length. The close opens the sealed ballots, freezes the
+counts into ``polls.result``, deletes the sealed rows in the same transaction and then
+destroys the key. So no row, transaction id, commit, physical order or WAL record holds a
+choice that can be tied to a person: what the voter's transaction wrote is ciphertext under
+a key that no longer exists, and the counts appear once, for the whole poll, at the close.
+A secret ballot cannot be changed (a secret poll never has ``allow_change``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -106,11 +109,11 @@ class PollParticipation(Base):
     voter: Mapped[str] = mapped_column(String(32))
 
 
-class SecretTally(Base):
-    """A secret poll's per-option counter: the only trace of its ballots."""
+class SealedBallot(Base):
+    """A secret ballot while its poll is open: sealed, no voter, no time, fixed length."""
 
-    __tablename__ = "secret_tallies"
+    __tablename__ = "sealed_ballots"
 
-    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True)
-    option: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    box: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,7 +1,8 @@
 """Questionnaires (анкетирование, clauses 3.1, 5.1, 5.3, 7.5): the form, its questions, who
 took part, and the answers.
 
-Anonymity is a property of the schema: ``questionnaire_participants`` says *who* answered
+Anonymity is a property of the schema (and of the transactions: an anonymous response is
+written sealed by the respondent and opened only at the close, server/domain/year/anonymous.py): ``questionnaire_participants`` says *who* answered
 (one row per person, the primary key makes a second answer impossible) and
 ``questionnaire_responses`` holds *what* was answered, with a random id, no person and no
 time. Nothing links the two tables (no shared counter either: both are ``WITHOUT ROWID`` on
@@ -16,7 +17,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base
@@ -131,6 +132,20 @@ class QuestionnaireResponse(Base):
     questionnaire_id: Mapped[int] = mapped_column(
         ForeignKey("questionnaires.id", ondelete="CASCADE"), index=True
     )
+
+
+class QuestionnaireSealed(Base):
+    """An anonymous response while its questionnaire is open: sealed under the questionnaire's
+    key (server/domain/year/anonymous.py), one length for all, no person, no time."""
+
+    __tablename__ = "questionnaire_sealed"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # secrets.token_hex(16)
+    questionnaire_id: Mapped[int] = mapped_column(
+        ForeignKey("questionnaires.id", ondelete="CASCADE"), index=True
+    )
+    box: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class QuestionnaireAnswer(Base):

@@ -12,10 +12,11 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Association, Ballot, Meeting, MeetingGuest, Membership, Poll, SecretTally
+from server.db import sealing
+from server.db.models import Association, Ballot, Meeting, MeetingGuest, Membership, Poll, SealedBallot
 from server.db.models.polls import PollStatus
 from server.db.types import utcnow
 from server.domain.meeting.meeting_log import LoggedEvent, append_event
@@ -25,23 +26,65 @@ from server.domain.meeting.polls import (
     get_poll,
     is_overdue,
     meeting_for_update,
+    open_ballot,
     participant_id,
     poll_error,
+    poll_key_name,
     present_from_log,
 )
 from server.errors import Forbidden
 
 
 # --- close --------------------------------------------------------------------------------------
-async def poll_counts(session: AsyncSession, poll: Poll) -> list[int]:
+async def open_sealed_ballots(session: AsyncSession, poll: Poll) -> list[int]:
+    """The close of a secret poll: open every sealed ballot, delete them all in this
+    transaction, and destroy the poll's key once it commits. The counts go into the frozen
+    result only; per-ballot rows never exist in the clear."""
     counts = [0] * len(poll.options)
-    if poll.secret:
-        rows = await session.execute(
-            select(SecretTally.option, SecretTally.count).where(SecretTally.poll_id == poll.id)
+    boxes = list(await session.scalars(select(SealedBallot.box).where(SealedBallot.poll_id == poll.id)))
+    name = poll_key_name(poll.id)
+    if boxes:
+        key = sealing.load_key(session, name)
+        if key is None:
+            raise RuntimeError(f"the key of secret poll {poll.id} is missing from {sealing.key_dir(session)}")
+        for box in boxes:
+            for c in open_ballot(key, poll.id, box):
+                counts[c] += 1
+    if len(boxes) != poll.ballots:
+        raise RuntimeError(f"secret poll {poll.id}: {len(boxes)} sealed ballots for {poll.ballots} voters")
+    await session.execute(delete(SealedBallot).where(SealedBallot.poll_id == poll.id))
+
+    # Committed closed (a rolled-back SAVEPOINT expires the attributes): the key can go. The
+    # closure holds the poll itself: the session only keeps it weakly.
+    def closed(p: Poll = poll) -> bool:
+        return bool(inspect(p).dict.get("status") == PollStatus.closed)
+
+    sealing.destroy_after_commit(session, name, closed)
+    return counts
+
+
+async def sweep_poll_keys(session: AsyncSession) -> int:
+    """Destroy the keys left behind by polls that are no longer open (a crash between a close's
+    commit and the key's destruction). Returns how many were destroyed."""
+    directory = sealing.key_dir(session)
+    names = dict(sealing.key_names(directory, "poll"))
+    if not names:
+        return 0
+    open_ids = set(
+        await session.scalars(
+            select(Poll.id).where(Poll.id.in_(names.values()), Poll.status != PollStatus.closed)
         )
-        for option, count in rows:
-            counts[option] = count
-        return counts
+    )
+    stale = [name for name, pid in names.items() if pid not in open_ids]
+    for name in stale:
+        sealing.destroy_key(directory, name)
+    return len(stale)
+
+
+async def poll_counts(session: AsyncSession, poll: Poll) -> list[int]:
+    if poll.secret:
+        return await open_sealed_ballots(session, poll)
+    counts = [0] * len(poll.options)
     for choices in await session.scalars(select(Ballot.choices).where(Ballot.poll_id == poll.id)):
         for c in choices:
             counts[c] += 1

@@ -10,9 +10,11 @@ racing: a duplicate submission always sees the first one's ballot, and a close n
 a ballot committed before it, and of two closers (a moderator, the timers of two processes)
 the first freezes the result, the others do nothing.
 
-Secret polls: see server/db/models/polls.py. A secret ballot cannot be changed (a secret
-poll refuses ``allow_change`` at creation), and a re-sent secret vote is answered with the
-ballot count and ``already_voted`` and changes nothing.
+Secret polls: see server/db/models/polls.py and server/db/sealing.py. Opening a secret poll
+creates its key (outside the database); a secret vote writes the participation and the
+choice sealed under that key; the close opens them (server/domain/meeting/poll_closing.py). A secret
+ballot cannot be changed (a secret poll refuses ``allow_change`` at creation), and a re-sent
+secret vote is answered with the ballot count and ``already_voted`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db import sealing
 from server.db.models import (
     AgendaItem,
     Ballot,
@@ -35,7 +38,7 @@ from server.db.models import (
     Membership,
     Poll,
     PollParticipation,
-    SecretTally,
+    SealedBallot,
 )
 from server.db.models.polls import PollKind, PollRule, PollStatus
 from server.db.types import utcnow
@@ -181,8 +184,6 @@ async def create_poll(
     )
     session.add(poll)
     await session.flush()
-    if poll.secret:
-        session.add_all(SecretTally(poll_id=poll.id, option=i, count=0) for i in range(len(options)))
     payload = PollCreated(
         poll_id=poll.id,
         question=poll.question,
@@ -213,6 +214,8 @@ async def open_poll(
         raise poll_error("poll_closed")
     if meeting.status != MeetingStatus.live:
         raise poll_error("meeting_not_live")
+    if poll.secret:
+        sealing.ensure_key(session, poll_key_name(poll.id))  # durable before anyone votes
     poll.status = PollStatus.open
     poll.opened_at = utcnow()
     event = await append_event(session, meeting_id, "poll.opened", actor, {"poll_id": poll.id})
@@ -288,7 +291,26 @@ async def cast_vote(
     return VoteOutcome(poll.ballots, events=[event])
 
 
+# --- secret ballots -----------------------------------------------------------------------------
+BALLOT_PLAINTEXT = 8  # sealed: 4-byte length + a 4-byte option bitmask (MAX_OPTIONS <= 32)
+
+
+def poll_key_name(poll_id: int) -> str:
+    return f"poll-{poll_id}"
+
+
+def seal_ballot(key: bytes, poll_id: int, chosen: list[int]) -> bytes:
+    mask = sum(1 << c for c in chosen)
+    return sealing.seal(key, poll_key_name(poll_id), mask.to_bytes(4, "little"), BALLOT_PLAINTEXT)
+
+
+def open_ballot(key: bytes, poll_id: int, box: bytes) -> list[int]:
+    mask = int.from_bytes(sealing.unseal(key, poll_key_name(poll_id), box), "little")
+    return [i for i in range(MAX_OPTIONS) if mask >> i & 1]
+
+
 async def _cast_secret(session: AsyncSession, poll: Poll, voter: str, chosen: list[int]) -> VoteOutcome:
+    """The participation and the sealed choice, nothing else: no counter moves until the close."""
     taken = await session.scalar(
         select(PollParticipation.id).where(
             PollParticipation.poll_id == poll.id, PollParticipation.voter == voter
@@ -296,12 +318,14 @@ async def _cast_secret(session: AsyncSession, poll: Poll, voter: str, chosen: li
     )
     if taken is not None:
         return VoteOutcome(poll.ballots, already_voted=True)
+    name = poll_key_name(poll.id)
+    key = sealing.load_key(session, name)
+    if key is None:
+        if poll.ballots:  # sealed ballots exist under a key this process cannot see
+            raise RuntimeError(f"the key of secret poll {poll.id} is missing from {sealing.key_dir(session)}")
+        key = sealing.ensure_key(session, name)
     session.add(PollParticipation(poll_id=poll.id, voter=voter))
-    await session.execute(
-        update(SecretTally)
-        .where(SecretTally.poll_id == poll.id, SecretTally.option.in_(chosen))
-        .values(count=SecretTally.count + 1)
-    )
+    session.add(SealedBallot(poll_id=poll.id, box=seal_ballot(key, poll.id, chosen)))
     poll.ballots += 1
     payload = {"poll_id": poll.id, "ballots": poll.ballots}
     event = await append_event(session, poll.meeting_id, "vote.cast", "system", payload)

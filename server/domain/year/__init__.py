@@ -1,1 +1,1 @@
-"""The association's year around the meetings: plan, preparation, questionnaires, resources, ..."""
+"""The association's year: plans, preparation, questionnaires and what builds on them."""

@@ -35,6 +35,7 @@ from server.db.types import utcnow
 from server.domain.meeting.meeting_hooks import MeetingChange, on_meeting_change
 from server.domain.protocol import russian as ru
 from server.domain.protocol.workflow import school_year_of
+from server.domain.year import anonymous
 from server.mail.outbox import Mail, enqueue, enqueue_mail
 from server.workers import job_handler, wake_outbox
 
@@ -82,6 +83,17 @@ async def usefulness(session: AsyncSession, questionnaire_id: int) -> tuple[int,
         )
     ).all()
     nums = [v for v in values if v is not None]
+    # Responses still sealed (server/domain/year/anonymous.py), opened in memory.
+    responses += await anonymous.sealed_count(session, [questionnaire_id])
+    scale_ids = set(
+        await session.scalars(
+            select(Question.id).where(
+                Question.questionnaire_id == questionnaire_id, Question.tag == QuestionTag.usefulness
+            )
+        )
+    )
+    sealed = await anonymous.sealed_answers(session, [questionnaire_id])
+    nums += [a.value for a in sealed if a.question_id in scale_ids and a.value is not None]
     return responses, (round(sum(nums) / len(nums), 2) if nums else None)
 
 

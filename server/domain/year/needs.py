@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from server.db.models.questionnaires import (
     QuestionnaireTemplate,
     QuestionTag,
 )
+from server.domain.year import anonymous
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,8 @@ async def topics_of(session: AsyncSession, questionnaire_ids: Sequence[int]) -> 
             )
         )
         or 0
-    )
+    ) + await anonymous.sealed_count(session, questionnaire_ids)
+    sealed = await anonymous.sealed_answers(session, questionnaire_ids)  # still sealed: opened in memory
     questions = (
         await session.scalars(
             select(Question).where(
@@ -93,7 +96,9 @@ async def topics_of(session: AsyncSession, questionnaire_ids: Sequence[int]) -> 
                 )
             )
         ).all()
-        for choices, other in answers:
+        pairs: list[tuple[Any, str]] = [(c, o) for c, o in answers]
+        pairs += [(a.choices, a.other) for a in sealed if a.question_id == q.id]
+        for choices, other in pairs:
             seen: set[str] = set()
             for index in choices or []:
                 if isinstance(index, int) and 0 <= index < len(q.options):

@@ -51,11 +51,14 @@ from server.domain.protocol import render_docx, render_pdf
 from server.domain.protocol import russian as ru
 from server.domain.protocol.layout import Block
 from server.domain.protocol.workflow import school_year_of
+from server.domain.year import anonymous
 from server.domain.year.library import publish_version
 from server.domain.year.needs import NeedsSummary, percent, topics_of
 from server.domain.year.plans import add_plan_row, get_or_create_plan
 from server.errors import AppError, NotFound, ValidationFailed
 from server.settings import Settings
+
+AnyAnswer = QuestionnaireAnswer | anonymous.OpenAnswer  # stored, or sealed and opened in memory
 
 MAX_QUESTIONS = 60
 MAX_OPTIONS = 30
@@ -264,7 +267,8 @@ async def has_answered(session: AsyncSession, user: User | None, questionnaire_i
 
 
 async def response_count(session: AsyncSession, questionnaire_id: int) -> int:
-    return (
+    """Responses so far: the opened ones and those still sealed."""
+    opened = (
         await session.scalar(
             select(func.count(QuestionnaireResponse.id)).where(
                 QuestionnaireResponse.questionnaire_id == questionnaire_id
@@ -272,6 +276,7 @@ async def response_count(session: AsyncSession, questionnaire_id: int) -> int:
         )
         or 0
     )
+    return opened + await anonymous.sealed_count(session, [questionnaire_id])
 
 
 async def member_count(session: AsyncSession, association_id: int) -> int:
@@ -542,6 +547,8 @@ async def close(session: AsyncSession, user: User | None, questionnaire_id: int)
         raise q_error("not_open")
     q.status = QuestionnaireStatus.closed
     q.closed_at = utcnow()
+    if q.anonymous:
+        await anonymous.open_sealed_responses(session, q)
     await session.flush()
     return q
 
@@ -685,6 +692,10 @@ async def submit_response(
             await session.flush()
     except IntegrityError as exc:  # a concurrent submission of the same person won
         raise q_error("already_answered") from exc
+    if q.anonymous:  # sealed until the close (server/domain/year/anonymous.py)
+        await anonymous.seal_response(session, q, questions, answers)
+        await session.flush()
+        return
     response = QuestionnaireResponse(id=secrets.token_hex(16), questionnaire_id=q.id)
     session.add(response)
     await session.flush()
@@ -748,7 +759,7 @@ class Results:
         return percent(self.respondents, self.members)
 
 
-def answer_text(question: Question, a: QuestionnaireAnswer | None) -> str:
+def answer_text(question: Question, a: AnyAnswer | None) -> str:
     if a is None:
         return ""
     if question.kind in (QuestionKind.single, QuestionKind.multiple):
@@ -763,7 +774,7 @@ def answer_text(question: Question, a: QuestionnaireAnswer | None) -> str:
     return a.text
 
 
-async def _answers(session: AsyncSession, questionnaire_id: int) -> dict[str, dict[int, QuestionnaireAnswer]]:
+async def _answers(session: AsyncSession, questionnaire_id: int) -> dict[str, dict[int, AnyAnswer]]:
     """response id -> question id -> answer, in the responses' random-id order."""
     rows = (
         await session.scalars(
@@ -772,20 +783,25 @@ async def _answers(session: AsyncSession, questionnaire_id: int) -> dict[str, di
             .where(QuestionnaireResponse.questionnaire_id == questionnaire_id)
         )
     ).all()
-    out: dict[str, dict[int, QuestionnaireAnswer]] = {}
+    out: dict[str, dict[int, AnyAnswer]] = {}
     for a in rows:
         out.setdefault(a.response_id, {})[a.question_id] = a
-    ids = (
-        await session.scalars(
-            select(QuestionnaireResponse.id)
-            .where(QuestionnaireResponse.questionnaire_id == questionnaire_id)
-            .order_by(QuestionnaireResponse.id)
-        )
-    ).all()
+    ids = list(
+        (
+            await session.scalars(
+                select(QuestionnaireResponse.id)
+                .where(QuestionnaireResponse.questionnaire_id == questionnaire_id)
+                .order_by(QuestionnaireResponse.id)
+            )
+        ).all()
+    )
+    for sealed in await anonymous.sealed_answers(session, [questionnaire_id]):  # opened in memory
+        out.setdefault(sealed.response_id, {})[sealed.question_id] = sealed
+    ids = sorted({*ids, *out})
     return {rid: out.get(rid, {}) for rid in ids}
 
 
-def tally(question: Question, answers: list[QuestionnaireAnswer]) -> QuestionResult:
+def tally(question: Question, answers: Sequence[AnyAnswer]) -> QuestionResult:
     answered = len(answers)
     if question.kind in (QuestionKind.single, QuestionKind.multiple):
         counts = [0] * len(question.options)
@@ -817,7 +833,7 @@ async def compute_results(session: AsyncSession, q: Questionnaire) -> Results:
     meeting = await session.get(Meeting, q.meeting_id) if q.meeting_id else None
     questions = await questions_of(session, q.id)
     by_response = await _answers(session, q.id)
-    per_question: dict[int, list[QuestionnaireAnswer]] = {qq.id: [] for qq in questions}
+    per_question: dict[int, list[AnyAnswer]] = {qq.id: [] for qq in questions}
     for answers in by_response.values():
         for qid, a in answers.items():
             if qid in per_question:
@@ -862,7 +878,7 @@ async def compute_results(session: AsyncSession, q: Questionnaire) -> Results:
 
 
 def _cross_tab(
-    questions: list[Question], by_response: dict[str, dict[int, QuestionnaireAnswer]], topics: NeedsSummary
+    questions: list[Question], by_response: dict[str, dict[int, AnyAnswer]], topics: NeedsSummary
 ) -> tuple[list[str], list[tuple[str, list[int]]]] | None:
     """Topics of interest × teaching experience (counts of respondents)."""
     exp = next((x for x in questions if x.tag == QuestionTag.experience), None)
@@ -1027,6 +1043,18 @@ async def meeting_forms(session: AsyncSession, user: User | None, meeting: Meeti
                 )
             ).all()
         )
+        text_ids = set(
+            await session.scalars(
+                select(Question.id).where(
+                    Question.questionnaire_id == fb.id, Question.kind == QuestionKind.text
+                )
+            )
+        )
+        comments += [
+            a.text
+            for a in await anonymous.sealed_answers(session, [fb.id])
+            if a.question_id in text_ids and a.text
+        ]
     return MeetingForms(
         pre,
         await has_answered(session, user, pre.id) if pre else False,
