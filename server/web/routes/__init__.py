@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server.web.routes import accounts, admin, associations, meetings, system
@@ -27,6 +30,17 @@ from server.web.routes import room as room_routes
 from server.web.routes import search as search_routes
 from server.web.routes import stats as stats_routes
 from server.web.routes import topics as topic_routes
+
+
+def favicon(path: Path) -> Callable[[Request], Awaitable[Response]]:
+    """``/favicon.ico``: browsers ask for it on every first visit (a 404 otherwise)."""
+
+    async def serve(_request: Request) -> Response:
+        return FileResponse(
+            path, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    return serve
 
 
 def build_routes(static_dir: Path) -> list[BaseRoute]:
@@ -55,5 +69,6 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         *search_routes.routes,
         *competition_routes.routes,
         *profile_routes.routes,
+        Route("/favicon.ico", favicon(static_dir / "favicon.ico")),
         Mount("/static", StaticFiles(directory=str(static_dir)), name="static"),
     ]
