@@ -49,7 +49,14 @@ async def meeting_room(request: Request) -> Response:
     return render(
         request,
         "meetings/room.html",
-        {"meeting": meeting, "me": me, "my_name": name, "back_url": back},
+        {
+            "meeting": meeting,
+            "me": me,
+            "my_name": name,
+            "back_url": back,
+            # After the end the room links to the meeting's page (materials, documents, protocol).
+            "meeting_url": f"/meetings/{meeting.id}" if user is not None else "",
+        },
     )
 
 
