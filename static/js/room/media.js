@@ -531,9 +531,14 @@ export async function mountMedia(slot, ctx) {
   updateButtons();
   await queue(start);
   // The devices chosen before entering go live at once.
+  // (Opened afresh on the chosen device: the check's own tracks, held through the page's
+  // first negotiation, reached the server silent.)
   for (const kind of ["mic", "camera"]) {
-    const tr = ctx.devices && ctx.devices[kind];
-    if (tr && tr.readyState === "live") await queue(() => publish(kind, tr));
+    const checked = ctx.devices && ctx.devices[kind];
+    if (!checked) continue;
+    stopTracks([checked]);
+    const tr = await capture(kind);
+    if (tr) await queue(() => publish(kind, tr));
   }
   updateButtons();
   return media;
