@@ -531,8 +531,8 @@ export async function mountMedia(slot, ctx) {
   updateButtons();
   await queue(start);
   // The devices chosen before entering go live at once.
-  // (Opened afresh on the chosen device: the check's own tracks, held through the page's
-  // first negotiation, reached the server silent.)
+  // (Opened afresh on the chosen device, so that the room owns the tracks it sends; the
+  // check's tracks are stopped.)
   for (const kind of ["mic", "camera"]) {
     const checked = ctx.devices && ctx.devices[kind];
     if (!checked) continue;

@@ -56,7 +56,14 @@ export function problemText(t, kind, err) {
 export function runPrejoin(root, { t, title }) {
   const box = root.querySelector("#prejoin");
   const choice = loadChoice();
-  const state = { camera: null, mic: null, audio: null, raf: 0, problems: {} };
+  const state = { camera: null, mic: null, audio: null, raf: 0, problems: {}, busy: new Set(), done: false };
+  // Opening a device takes a moment: entering waits for what is being opened, so the choice
+  // made on screen is the one that enters, and nothing opened late is left on.
+  const pending = (fn) => () => {
+    const p = fn().finally(() => state.busy.delete(p));
+    state.busy.add(p);
+    return p;
+  };
 
   const video = h("video", { class: "prejoin-video", id: "prejoin-video", muted: true, playsinline: true, autoplay: true, "aria-label": t("room.prejoin.preview") });
   video.muted = true;
@@ -71,11 +78,12 @@ export function runPrejoin(root, { t, title }) {
   const join = h("button", { type: "button", class: "button big", id: "prejoin-join" }, t("room.prejoin.join"));
   const bare = h("button", { type: "button", class: "secondary", id: "prejoin-bare" }, t("room.prejoin.join_bare"));
 
+  const preview = h("div", { class: "prejoin-preview" }, video, videoOff);
   box.replaceChildren(h("div", { class: "prejoin-card", role: "dialog", "aria-modal": "true", "aria-labelledby": "prejoin-h" },
     h("h2", { id: "prejoin-h" }, t("room.prejoin.heading")),
     h("p", { class: "muted prejoin-title" }, title),
     h("div", { class: "prejoin-grid" },
-      h("div", { class: "prejoin-preview" }, video, videoOff),
+      preview,
       h("div", { class: "prejoin-controls" },
         h("label", { class: "prejoin-field", for: "prejoin-camera" }, icon("video"), h("span", {}, t("room.prejoin.camera"))),
         camSelect,
@@ -121,12 +129,12 @@ export function runPrejoin(root, { t, title }) {
     return label.replace(/^(Default|По умолчанию|Communications)\s*-\s*/i, "").replace(/\s*\([0-9a-f]{4}:[0-9a-f]{4}\)$/i, "");
   }
 
-  async function openCamera() {
+  const openCamera = pending(async () => {
     stopTracks([state.camera]);
     state.camera = null;
     video.srcObject = null;
-    box.querySelector(".prejoin-preview").classList.toggle("off", !camOn.checked);
-    if (!camOn.checked) return;
+    preview.classList.toggle("off", !camOn.checked);
+    if (!camOn.checked || state.done) return;
     try {
       const id = camSelect.value || choice.cameraId;
       const stream = await navigator.mediaDevices.getUserMedia({ video: id ? { deviceId: { ideal: id } } : true });
@@ -137,19 +145,19 @@ export function runPrejoin(root, { t, title }) {
     } catch (err) {
       state.problems.camera = problemText(t, "camera", err);
       camOn.checked = false;
-      box.querySelector(".prejoin-preview").classList.add("off");
+      preview.classList.add("off");
     }
     showProblems();
-  }
+  });
 
-  async function openMic() {
+  const openMic = pending(async () => {
     stopTracks([state.mic]);
     state.mic = null;
     cancelAnimationFrame(state.raf);
     if (state.audio) state.audio.close().catch(() => {});
     state.audio = null;
     level.value = 0;
-    if (!micOn.checked) return;
+    if (!micOn.checked || state.done) return;
     try {
       const id = micSelect.value || choice.micId;
       const stream = await navigator.mediaDevices.getUserMedia({ audio: id ? { deviceId: { ideal: id } } : true });
@@ -161,7 +169,7 @@ export function runPrejoin(root, { t, title }) {
       micOn.checked = false;
     }
     showProblems();
-  }
+  });
 
   // The level meter: the loudness of the last few milliseconds, from an analyser node.
   function meter(mic) {
@@ -194,7 +202,12 @@ export function runPrejoin(root, { t, title }) {
   micSelect.addEventListener("change", () => { micOn.checked = true; openMic(); });
 
   return new Promise((resolve) => {
-    const finish = (withDevices) => {
+    const finish = async (withDevices) => {
+      if (state.done) return;
+      state.done = true;
+      join.disabled = true;
+      bare.disabled = true;
+      while (state.busy.size) await Promise.allSettled([...state.busy]);
       cancelAnimationFrame(state.raf);
       if (state.audio) state.audio.close().catch(() => {});
       const camera = withDevices && camOn.checked ? state.camera : null;

@@ -296,6 +296,7 @@ async function main() {
   }
 
   async function mountCaptions(optional) {
+    if (!root.dataset.captionsModule) return; // the server found no captions.js: no button
     let mod;
     try {
       mod = await import("./captions.js");
