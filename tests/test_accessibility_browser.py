@@ -54,7 +54,13 @@ async def test_room_and_main_pages_pass_axe(server, backend) -> None:  # type: i
                 assert await page.evaluate(BUTTON_NAMES) == [], panel
             await page.goto(f"{server.url}/meetings/{meeting_id}")
             association = await page.locator("nav.crumbs a").first.get_attribute("href")
-            for path in ("/", f"/meetings/{meeting_id}", "/search?q=план", association, f"{association}/stats"):
+            for path in (
+                "/",
+                f"/meetings/{meeting_id}",
+                "/search?q=план",
+                association,
+                f"{association}/stats",
+            ):
                 await page.goto(f"{server.url}{path}")
                 assert await critical(page) == [], path
                 assert await page.evaluate(BUTTON_NAMES) == [], path

@@ -211,6 +211,16 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
                 m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.hand')
             ).to_be_visible()
 
+            # The teacher turns her microphone off: both stages show it on her tile.
+            await t.get_by_role("button", name="Выключить микрофон").click()
+            for page in (m, t):
+                await expect(
+                    page.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.mic-off')
+                ).to_be_visible()
+            await expect(
+                m.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-flag.mic-off')
+            ).to_have_count(0)
+
             # The methodist shares the screen: large on the teacher's stage (>= 60 % of its width).
             await m.locator("#media-screen").click()
             screen_tile = t.locator(f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]')

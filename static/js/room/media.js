@@ -52,6 +52,7 @@ export async function mountMedia(slot, ctx) {
     pc: null, config: null, tx: {}, tracks: {}, slots: {}, videos: {}, audios: {}, kinds: {},
     muted: false, locked: false, busy: Promise.resolve(), pinned: null, view: "auto", released: false,
     quality: {}, // mid -> "good" | "fair" | "poor"
+    mics: null, // who has a microphone on (from the server), null before the first answer
   };
   window.smoMedia = media; // for diagnostics and the browser tests (getStats)
 
@@ -191,7 +192,7 @@ export async function mountMedia(slot, ctx) {
       tile.classList.toggle("mine", mine);
       tile.classList.toggle("has-floor", state.floor === key);
       const flags = [];
-      const micOff = mine ? !micIsOn() : false;
+      const micOff = mine ? !micIsOn() : Boolean(media.mics && !media.mics.includes(key));
       if (micOff) flags.push(el("span", { class: "tile-flag mic-off", title: t("room.ui.mic_off") }, icon("mic-off", t("room.ui.mic_off"))));
       if (hands.includes(key)) flags.push(el("span", { class: "tile-flag hand", title: t("room.hands.raised_n", { n: hands.indexOf(key) + 1 }) }, icon("hand", t("room.hands.raised_n", { n: hands.indexOf(key) + 1 }))));
       const quality = mine ? media.quality.self : media.quality[cameraMid[key]];
@@ -296,6 +297,7 @@ export async function mountMedia(slot, ctx) {
     await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
     for (const tr of pc.getTransceivers()) if (tr.mid !== null) media.kinds[tr.mid] = tr.receiver.track.kind;
     media.slots = ack.slots || {};
+    if (Array.isArray(ack.mics)) media.mics = ack.mics;
     media.locked = Boolean(ack.locked);
     render();
     return true;
@@ -460,7 +462,11 @@ export async function mountMedia(slot, ctx) {
     if (b && !media.released) { e.preventDefault(); b.click(); }
   });
 
-  ctx.socket.on("media.slots", (msg) => { media.slots = (msg && msg.slots) || {}; render(); });
+  ctx.socket.on("media.slots", (msg) => {
+    media.slots = (msg && msg.slots) || {};
+    if (msg && Array.isArray(msg.mics)) media.mics = msg.mics;
+    render();
+  });
   ctx.socket.on("media.muted", (msg) => {
     if (msg && msg.all && msg.except === ctx.me) return;
     media.muted = true;
