@@ -211,6 +211,15 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
                 m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.hand')
             ).to_be_visible()
 
+            # A reaction from the menu in the bar: shown over her tile on the methodist's stage.
+            await t.get_by_role("button", name="Реакции").click()
+            assert await t.evaluate(UNREACHABLE, "#reactions-menu") == []
+            await screenshot(t, f"room-{size}-teacher-reactions")
+            await t.locator("#reactions-menu").get_by_role("button", name="Нравится").click()
+            await expect(
+                m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .reaction-bubble')
+            ).to_contain_text("Нравится")
+
             # The teacher turns her microphone off: both stages show it on her tile.
             await t.get_by_role("button", name="Выключить микрофон").click()
             for page in (m, t):

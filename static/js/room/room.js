@@ -14,6 +14,7 @@ import { createPollsPanel } from "./polls.js";
 import { createModerationPanel } from "./moderation.js";
 import { createStagePanel } from "./stage.js";
 import { barButton, createPanels } from "./panels.js";
+import { createReactions } from "./reactions.js";
 import { runPrejoin, stopTracks } from "./prejoin.js";
 
 class Store {
@@ -153,7 +154,9 @@ async function main() {
   const chat = createChatPanel(ctx, document.getElementById("chat-panel"));
   const startPrivate = ctx.startPrivate;
   ctx.startPrivate = (key) => { side.open("chat", { focus: false }); startPrivate(key); };
+  const reactions = createReactions(ctx, document.getElementById("bar-reactions"));
   const panels = [
+    reactions,
     createModerationPanel(ctx, root),
     createAgendaPanel(ctx, document.getElementById("agenda-body")),
     createParticipantsPanel(ctx, document.getElementById("participants-body")),
@@ -233,6 +236,7 @@ async function main() {
   // Tracks from the check that no module took (media.js absent): released, never left on.
   ctx.releaseMedia = () => stopTracks([devices.mic, devices.camera]);
   ctx.conn = new Connection({ meetingId, store, onStatus });
+  ctx.conn.socket.on("reaction", (msg) => { if (msg && typeof msg.participant === "string") reactions.show(msg); });
   window.smoRoom = { store, conn: ctx.conn, request: ctx.request, panels: side }; // diagnostics and the browser tests
   setupMenus();
   // Phones: an open side panel ends where the control bar begins.
