@@ -30,6 +30,7 @@ browser_test = pytest.mark.parametrize(
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 PHONE: ViewportSize = {"width": 360, "height": 740}
 PHONE_TURNED: ViewportSize = {"width": 740, "height": 360}
+WIDE: ViewportSize = {"width": 1920, "height": 1080}
 PANELS = ("participants", "chat", "agenda", "polls", "documents")
 
 
@@ -262,6 +263,20 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
             await expect(ballot.locator(".voted")).to_contain_text("Ваш голос учтён")
             await screenshot(t, f"room-{size}-teacher-voted")
 
+            if viewport is LAPTOP:
+                # A large screen: the same room, larger; the shared screen still dominates.
+                await t.set_viewport_size(WIDE)
+                await wait_for(
+                    lambda: t.evaluate(
+                        "document.getElementById('media-slot').getBoundingClientRect().width > 1500"
+                    ),
+                    10,
+                    what="the stage grown",
+                )
+                geometry = await t.evaluate(NO_SCROLL)
+                assert geometry["pageScroll"] <= 0 and geometry["bottom"] <= geometry["vh"], geometry
+                assert await t.evaluate(UNREACHABLE, "#control-bar") == []
+                await screenshot(t, "room-1920x1080-teacher")
             if viewport is PHONE:
                 # The phone turned: the stage and the controls still fit.
                 await t.set_viewport_size(PHONE_TURNED)
