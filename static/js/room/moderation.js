@@ -88,8 +88,10 @@ export function createModerationPanel(ctx, root) {
     root.dataset.status = m.status;
     root.classList.toggle("is-moderator", ctx.isModerator());
     const items = controls(state);
-    box.hidden = items.length === 0;
-    if (items.length === 0) setOpen(false);
+    // The menu is the chair's from entering to the end (mute all works before the start too).
+    const mine = ctx.isModerator() && m.status !== "ended" && m.status !== "cancelled";
+    box.hidden = !mine;
+    if (!mine) setOpen(false);
     rerender(roomItems, () => items);
     const badge = menuButton.querySelector(".cb-badge");
     badge.hidden = state.waiting.length === 0 || !ctx.isModerator();
