@@ -25,6 +25,11 @@ BUTTON_NAMES = """() => [...document.querySelectorAll('button, [role=button], su
   .filter((b) => !/[А-Яа-яЁё]/.test(b.name))"""
 
 
+SHOWN_NAMES = """() => [...document.querySelectorAll('button, summary')]
+  .filter((b) => b.getClientRects().length > 0)
+  .map((b) => (b.getAttribute('aria-label') || b.textContent || '').trim())"""
+
+
 async def critical(page: Page) -> list[str]:
     await page.add_script_tag(url="/static/vendor/axe/axe.min.js")  # same origin: the CSP allows it
     result = await page.evaluate("async () => (await axe.run(document)).violations")
@@ -52,6 +57,9 @@ async def test_room_and_main_pages_pass_axe(server, backend) -> None:  # type: i
             for panel in ("participants", "chat", "agenda", "polls", "documents"):
                 await page.locator(f'[data-panel-button="{panel}"]').click()
                 assert await page.evaluate(BUTTON_NAMES) == [], panel
+                # No two buttons on screen with the same name.
+                names = await page.evaluate(SHOWN_NAMES)
+                assert len(names) == len(set(names)), (panel, sorted(n for n in names if names.count(n) > 1))
             await page.goto(f"{server.url}/meetings/{meeting_id}")
             association = await page.locator("nav.crumbs a").first.get_attribute("href")
             for path in (

@@ -353,3 +353,30 @@ async def test_entering_without_devices_and_leaving_release_everything(server: L
             tab.assert_clean()
         finally:
             await tab.close()
+
+
+@browser_test
+async def test_the_check_says_what_the_browser_refused_and_how_to_allow_it(server: LiveServer) -> None:
+    meeting_id, _, _ = await seed(server)
+    async with chromium() as browser:
+        tab = await open_tab(browser)
+        try:
+            page = tab.page
+            # The browser refuses both devices (as when the person clicked «Блокировать»).
+            await page.add_init_script(
+                """navigator.mediaDevices.getUserMedia = () =>
+                     Promise.reject(new DOMException('denied', 'NotAllowedError'));"""
+            )
+            await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+            problem = page.locator("#prejoin-problem")
+            await expect(problem).to_contain_text("Браузер запретил доступ: камера.")
+            await expect(problem).to_contain_text("Браузер запретил доступ: микрофон.")
+            await expect(problem).to_contain_text("Как разрешить: нажмите на значок камеры или замка")
+            await expect(page.locator("#prejoin-camera-on")).not_to_be_checked()
+            await screenshot(page, "room-prejoin-refused")
+            await page.get_by_role("button", name="Войти в заседание").click()
+            await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+            await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
+            tab.assert_clean()
+        finally:
+            await tab.close()
