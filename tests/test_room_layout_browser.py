@@ -308,6 +308,14 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
                 assert tracks and all(state == "ended" for _, state in tracks), tracks
                 assert await page.evaluate("window.smoMedia.pc.connectionState") == "closed"
             await screenshot(m, f"room-{size}-ended")
+            # Opened again after the end: no device check, the same ended card and its links.
+            await t.goto(f"{server.url}/meetings/{meeting_id}/room")
+            await expect(t.locator(".ended-card")).to_be_visible()
+            await expect(
+                t.locator(".ended-card").get_by_role("link", name="Документы заседания")
+            ).to_be_visible()
+            await expect(t.locator("#prejoin")).to_be_hidden()
+            assert await t.evaluate("window.smoTracks.length") == 0
             for tab in tabs:
                 tab.assert_clean()
         finally:
