@@ -45,7 +45,7 @@ class SmoApp:
 
 def create_app(settings: Settings | None = None) -> SmoApp:
     settings = settings or Settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format or "json")
     runtime = Runtime(settings)
 
     @asynccontextmanager

@@ -11,10 +11,30 @@ import sys
 from server.settings import Settings
 
 
+def banner(settings: Settings) -> str:
+    """A short human greeting for the terminal of ``make run``: where to go, how to log in."""
+    lines = ["", f"  SMO Live: откройте {settings.public_url}"]
+    if settings.env == "development":
+        from server.demo import DEMO_PASSWORD, demo_logins
+
+        try:
+            logins = asyncio.run(demo_logins(settings))
+        except Exception:  # no database yet: the banner is a courtesy, never a failure
+            logins = []
+        if logins:
+            lines.append(f"  Демо-входы (пароль {DEMO_PASSWORD}):")
+            lines += [f"    {email:<22} {who}" for email, who in logins]
+    lines += ["  Остановить: Ctrl+C", ""]
+    return "\n".join(lines)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # Links in e-mails and the guest link point at the address served, unless configured.
+    os.environ["HOST"], os.environ["PORT"] = args.host, str(args.port)
     settings = Settings()
+    print(banner(settings), flush=True)
     if args.workers > 1:
         # Each worker builds its own app; the factory reads the environment.
         uvicorn.run(

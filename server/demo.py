@@ -221,3 +221,15 @@ async def create_admin(
             return user.id
     finally:
         await db.dispose()
+
+
+async def demo_logins(settings: Settings) -> list[tuple[str, str]]:
+    """The demo accounts present in the database (e-mail, who), for the start-up banner."""
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as s:
+            emails = [p[0] for p in DEMO_PEOPLE]
+            found = set((await s.scalars(select(User.email).where(User.email.in_(emails)))).all())
+    finally:
+        await db.dispose()
+    return [(p[0], f"{p[1]} {p[2][0]}.{p[3][0]}., {p[4]}") for p in DEMO_PEOPLE if p[0] in found]

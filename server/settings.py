@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def listen_url(host: str, port: int | str) -> str:
+    """The URL of a server listening on host:port (all interfaces -> this machine)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 class Settings(BaseSettings):
@@ -21,10 +31,13 @@ class Settings(BaseSettings):
     # one Redis never see each other's traffic.
     redis_prefix: str = "smo"
     secret_key: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    # The address people open (links in e-mails, the guest link). Unset: derived from the
+    # HOST and PORT the server listens on (``make run PORT=8765`` -> http://127.0.0.1:8765).
+    public_url: str = ""
     default_locale: Literal["ru", "en"] = "ru"
     log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # Unset: plain text in development (a terminal), one JSON object per line otherwise.
+    log_format: Literal["json", "text"] | None = None
 
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -60,6 +73,10 @@ class Settings(BaseSettings):
     def _defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'smo.db'}"
+        if not self.public_url:
+            self.public_url = listen_url(os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000"))
+        if self.log_format is None:
+            self.log_format = "text" if self.env == "development" else "json"
         if self.env == "production" and not self.secret_key:
             raise ValueError("SMO_SECRET_KEY is required when SMO_ENV=production")
         return self

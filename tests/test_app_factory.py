@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -98,3 +99,39 @@ async def test_health_degrades_when_redis_is_unreachable(tmp_path: Path) -> None
         assert r.json()["checks"]["redis"].startswith("error")
     finally:
         await srv.stop()
+
+
+def test_public_url_follows_the_served_address_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SMO_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("SMO_LOG_FORMAT", raising=False)
+    monkeypatch.delenv("SMO_ENV", raising=False)
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", "8765")
+    s = Settings()
+    assert s.public_url == "http://127.0.0.1:8765"
+    assert s.log_format == "text"  # a developer's terminal, not JSON lines
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    assert Settings().public_url == "http://127.0.0.1:8765"
+    monkeypatch.setenv("SMO_PUBLIC_URL", "https://smo.example.org")
+    assert Settings().public_url == "https://smo.example.org"
+    monkeypatch.setenv("SMO_ENV", "test")
+    assert Settings().log_format == "json"
+
+
+def test_serve_banner_names_the_address_and_the_demo_logins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from server.cli import banner
+    from server.db.migrate import upgrade
+    from server.demo import seed_demo
+
+    monkeypatch.delenv("SMO_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", "8765")
+    s = Settings(var_dir=tmp_path, env="development")
+    assert "http://127.0.0.1:8765" in banner(s) and "demo.smo" not in banner(s)  # no database yet
+    upgrade(s.database_url, "heads")
+    asyncio.run(seed_demo(s))
+    text = banner(s)
+    assert "откройте http://127.0.0.1:8765" in text
+    assert "metodist@demo.smo" in text and "demo12345" in text

@@ -18,8 +18,10 @@ browser_test = pytest.mark.parametrize(
 
 async def open_documents(page: Page, url: str, email: str, meeting_id: int) -> None:
     await login(page, url, email, DEFAULT_PASSWORD, next_url=f"/meetings/{meeting_id}/room")
+    # The device check before entering: no camera or microphone needed here.
+    await page.get_by_role("button", name="Войти без камеры и микрофона").click()
     await expect(page.locator("#room")).to_have_attribute("data-connection", "online", timeout=20_000)
-    await page.click("#tab-documents")
+    await page.click('[data-panel-button="documents"]')  # the documents side panel
     await expect(page.locator("#room")).to_have_attribute("data-documents", "mounted")
     await expect(page.locator(".doc-editor")).to_have_attribute("contenteditable", "true")
 

@@ -22,3 +22,12 @@ async def test_security_headers(client: WebClient) -> None:
     r = await client.get("/healthz")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+async def test_favicon_is_served_and_linked(client: WebClient) -> None:
+    r = await client.get("/favicon.ico")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/x-icon"
+    assert r.content[:4] == b"\0\0\1\0"  # the ICO signature
+    page = await client.get("/login")
+    assert '<link rel="icon" href="/favicon.ico"' in page.text

@@ -32,7 +32,9 @@ async def seed(server: LiveServer) -> tuple[int, int]:
 async def enter_room(page: Page, server: LiveServer, email: str, meeting_id: int) -> None:
     room = f"/meetings/{meeting_id}/room"
     await login(page, server.url, email, DEFAULT_PASSWORD, next_url=room)
-    await page.goto(f"{server.url}{room}?media=auto")
+    await expect(page.locator("#prejoin")).to_be_visible()
+    # The device check before entering: both devices on (the fake camera and microphone).
+    await page.get_by_role("button", name="Войти в заседание").click()
     await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
 
 

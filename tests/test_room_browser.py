@@ -173,8 +173,29 @@ async def enter_room(tab: Tab, server: LiveServer, email: str, meeting_id: int) 
     page = tab.page
     await login(page, server.url, email, DEFAULT_PASSWORD, next_url=f"/meetings/{meeting_id}/room")
     await expect(page).to_have_url(re.compile(rf"/meetings/{meeting_id}/room$"))
+    await pass_prejoin(page)
     await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
     return page
+
+
+async def pass_prejoin(page: Page) -> None:
+    """The device check before entering: these tests need no camera or microphone."""
+    await page.get_by_role("button", name="Войти без камеры и микрофона").click()
+
+
+async def open_panel(page: Page, name: str) -> None:
+    """Open a side panel (one at a time) from its button in the control bar."""
+    button = page.locator(f'[data-panel-button="{name}"]')
+    if await button.get_attribute("aria-expanded") != "true":
+        await button.click()
+    await expect(page.locator(f'#side [data-panel="{name}"]')).to_be_visible()
+
+
+async def moderator_menu(page: Page) -> None:
+    button = page.locator("#mod-menu-button")
+    if await button.get_attribute("aria-expanded") != "true":
+        await button.click()
+    await expect(page.locator("#mod-menu")).to_be_visible()
 
 
 @browser_test
@@ -208,11 +229,14 @@ async def test_methodist_and_teacher_run_a_meeting(server: LiveServer) -> None:
             await m.get_by_role("button", name="Начать заседание").click()
             for page in (m, t):
                 await expect(page.locator("#room-status")).to_have_text("Идёт")
+            await open_panel(m, "agenda")
             await m.get_by_role("button", name="Начать пункт 1").click()
             await expect(t.locator(".agenda-item.current")).to_contain_text("О плане работы СМО")
             await expect(t.locator("#stage-item")).to_contain_text("1. О плане работы СМО")
 
             # Chat both ways, with a safe link and a reply.
+            await open_panel(m, "chat")
+            await open_panel(t, "chat")
             await m.locator("#chat-input").fill(
                 "Добрый день, коллеги! План: https://example.org/plan?y=2026."
             )
@@ -230,6 +254,7 @@ async def test_methodist_and_teacher_run_a_meeting(server: LiveServer) -> None:
             # The teacher raises a hand; the methodist gives the floor.
             await t.get_by_role("button", name="Поднять руку").click()
             await expect(t.locator("#hand-button")).to_contain_text("Опустить руку")
+            await open_panel(m, "participants")
             queue = m.locator(f'#hand-queue [data-participant="{teacher_key}"]')
             await expect(queue).to_contain_text("А.С. Петрова")
             await screenshot(m, "room-methodist-queue")
@@ -240,6 +265,7 @@ async def test_methodist_and_teacher_run_a_meeting(server: LiveServer) -> None:
             await expect(m.locator("#hand-queue")).to_have_count(0)
 
             # A decision poll: created and opened by the methodist, the teacher votes «за».
+            await open_panel(m, "polls")
             await m.locator("#new-poll").click()
             await m.locator("#poll-question").fill("Утвердить план работы СМО на 2026/27 учебный год")
             await m.locator("#poll-decision").fill("Утвердить план работы СМО на 2026/27 учебный год.")
@@ -278,7 +304,9 @@ async def test_methodist_and_teacher_run_a_meeting(server: LiveServer) -> None:
             await screenshot(t, "room-teacher")
 
             # The methodist ends the meeting (with a confirmation); both pages close the room.
+            await moderator_menu(m)
             await m.get_by_role("button", name="Завершить заседание").click()
+            await expect(m.locator("#end-dialog")).to_contain_text("Завершить заседание для всех?")
             await m.get_by_role("button", name="Да, завершить").click()
             for page in (m, t):
                 await expect(page.locator("#room-status")).to_have_text("Завершено")
@@ -310,6 +338,7 @@ async def test_xss_in_chat_and_display_name_stays_text(server: LiveServer) -> No
             await m.get_by_role("button", name="Начать заседание").click()
             await expect(t.locator("#room-status")).to_have_text("Идёт")
 
+            await open_panel(t, "chat")
             await t.locator("#chat-input").fill(XSS_CHAT)
             await t.locator("#chat-input").press("Enter")
             for page in (m, t):
@@ -364,6 +393,8 @@ async def test_reconnect_shows_indicator_and_replays_missed_messages(server: Liv
             t = await enter_room(tt, server, "teacher@example.org", meeting_id)
             await m.get_by_role("button", name="Начать заседание").click()
             await expect(t.locator("#room-status")).to_have_text("Идёт")
+            await open_panel(m, "chat")
+            await open_panel(t, "chat")
             await t.evaluate(
                 """() => {
                     window.__conn = [];
@@ -427,9 +458,11 @@ async def test_guest_waits_and_the_methodist_admits(server: LiveServer) -> None:
             await gt.context.add_cookies([{"name": "smo_session", "value": cookie, "url": server.url}])
             g = gt.page
             await g.goto(f"{server.url}/meetings/{meeting_id}/room")
+            await pass_prejoin(g)
             await expect(g.locator("#room-overlay")).to_contain_text("Вы в зале ожидания")
             await expect(g.locator("#room")).to_have_attribute("data-connection", "waiting")
 
+            await open_panel(m, "participants")
             waiting = m.locator(f'.waiting-room [data-participant="g:{guest_id}"]')
             await expect(waiting).to_contain_text("Кузнецова Ольга Ивановна")
             await expect(waiting.locator(".role-guest")).to_have_text("Гость")
@@ -443,6 +476,7 @@ async def test_guest_waits_and_the_methodist_admits(server: LiveServer) -> None:
             await expect(
                 m.locator(f'#participants-body [data-participant="g:{guest_id}"] .dot.on')
             ).to_have_count(1)
+            await open_panel(g, "chat")
             await g.locator("#chat-input").fill("Спасибо, что пустили!")
             await g.locator("#chat-input").press("Enter")
             await expect(m.locator("#chat-log .msg .author")).to_have_text("Кузнецова Ольга Ивановна")
@@ -481,6 +515,7 @@ async def test_guest_waits_and_the_methodist_admits(server: LiveServer) -> None:
                 await ot.context.add_cookies([{"name": "smo_session", "value": cookie, "url": server.url}])
                 o = ot.page
                 await o.goto(f"{server.url}/meetings/{meeting_id}/room")
+                await pass_prejoin(o)
                 await expect(o.locator("#room")).to_have_attribute("data-connection", "waiting")
                 knock = m.locator(f'.waiting-room [data-participant="g:{other_id}"]')
                 await knock.get_by_role("button", name="Отклонить").click()
@@ -495,6 +530,7 @@ async def test_guest_waits_and_the_methodist_admits(server: LiveServer) -> None:
                 await ot.close()
 
             # Lock the meeting and make everyone wait for admission.
+            await moderator_menu(m)
             await m.get_by_role("button", name="Закрыть вход").click()
             await expect(m.locator('#moderation [data-fk="lock"]')).to_have_attribute("aria-pressed", "true")
             await expect(m.locator('#moderation [data-fk="lock"]')).to_contain_text("Открыть вход")

@@ -44,7 +44,8 @@ async def test_media_moderator_controls_only_for_moderators(server: LiveServer) 
             for page in (methodist, teacher):
                 await expect(page.locator("#room")).to_have_attribute("data-media", "mounted")
                 await wait_for(lambda p=page: visible_tiles(p), 30, what="the other's video tile")
-            # The methodist moderates: the bar and a tile action are there.
+            # The methodist moderates: the moderator's menu and a tile action are there.
+            await methodist.locator("#mod-menu-button").click()
             await expect(methodist.locator(".media-mute-all")).to_be_visible()
             await expect(methodist.locator(".media-mute-all")).to_have_text("Выключить микрофоны всем")
             await expect(methodist.locator(".media-lock")).to_be_visible()
@@ -62,6 +63,7 @@ async def test_media_moderator_controls_only_for_moderators(server: LiveServer) 
                 f"u:{teacher_id}",
             )
             assert ack["ok"] is True, ack
+            await teacher.locator("#mod-menu-button").click()
             await expect(teacher.locator(".media-mute-all")).to_be_visible()
             await expect(teacher.locator(".media-lock")).to_be_visible()
             await expect(

@@ -16,7 +16,8 @@ from realtime.media.peer import Peer, Publication, Source, offer_ufrag
 log = logging.getLogger("smo.media")
 
 # notify(kind, participant, data): "speech.started" / "speech.ended" / "screen.started" /
-# "screen.stopped" / "slots" ({mid: {participant, source} | None}) / "closed" ({reason}).
+# "screen.stopped" / "slots" ({slots: {mid: {participant, source} | None}, mics: [participant...]})
+# / "closed" ({reason}).
 Notify = Callable[[str, str, dict[str, Any]], None]
 
 
@@ -30,6 +31,7 @@ class MediaRoom:
         self.locked = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._slot_maps: dict[str, dict[str, Any]] = {}
+        self._mics_sent: dict[str, list[str]] = {}
         self._ticker: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -105,6 +107,7 @@ class MediaRoom:
                 slot.source.slots.discard(slot)
             slot.assign(None)
         self._slot_maps.pop(participant, None)
+        self._mics_sent.pop(participant, None)
         await peer.close()
         self.notify("closed", participant, {"reason": reason})
         self.rebalance()
@@ -224,6 +227,7 @@ class MediaRoom:
             ),
             reverse=True,
         )
+        mics = self.mics()
         screens = [p for p in pubs if p.source == "screen"]
         cameras = sorted((p for p in pubs if p.source == "camera"), key=lambda p: (-p.last_spoke, p.created))
         for peer in list(self.peers.values()):
@@ -233,7 +237,7 @@ class MediaRoom:
             wanted_video = [p for p in screens if p.participant != me] + others
             self._fill(peer, "audio", wanted_audio)
             self._fill(peer, "video", wanted_video)
-            self._announce(peer)
+            self._announce(peer, mics)
 
     def _fill(self, peer: Peer, kind: str, wanted: list[Publication]) -> None:
         slots = [s for s in peer.slots.values() if s.kind == kind and s.readyState == "live"]
@@ -256,7 +260,12 @@ class MediaRoom:
                 pub.slots.add(slot)
                 pub.request_keyframe()
 
-    def _announce(self, peer: Peer) -> None:
+    def mics(self) -> list[str]:
+        """Who has a microphone on (published and not muted): the rooms' tiles show the rest
+        as «микрофон выключен»."""
+        return sorted({p.participant for p in self.publications if p.kind == "audio" and p.active})
+
+    def _announce(self, peer: Peer, mics: list[str]) -> None:
         mapping = {
             mid: (
                 {"participant": slot.source.participant, "source": slot.source.source}
@@ -265,9 +274,10 @@ class MediaRoom:
             )
             for mid, slot in peer.slots.items()
         }
-        if self._slot_maps.get(peer.participant) != mapping:
+        if self._slot_maps.get(peer.participant) != mapping or self._mics_sent.get(peer.participant) != mics:
             self._slot_maps[peer.participant] = mapping
-            self.notify("slots", peer.participant, {"slots": mapping})
+            self._mics_sent[peer.participant] = mics
+            self.notify("slots", peer.participant, {"slots": mapping, "mics": mics})
 
     def slot_map(self, participant: str) -> dict[str, Any]:
         return self._slot_maps.get(participant, {})

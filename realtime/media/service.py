@@ -101,7 +101,12 @@ class MediaService:
                 room.locked = room.locked or await microphones_locked(session, meeting_id)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
-            return {"sdp": sdp, "slots": room.slot_map(participant), "locked": room.locked}
+            return {
+                "sdp": sdp,
+                "slots": room.slot_map(participant),
+                "locked": room.locked,
+                "mics": room.mics(),
+            }
         if op == "candidate":
             await room.candidate(participant, args["candidate"], args.get("sdpMid"))
         elif op == "unmute":

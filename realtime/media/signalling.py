@@ -76,7 +76,13 @@ async def media_offer(ctx: HandlerContext, msg: Offer) -> dict[str, Any]:
     result = await media_service(ctx.runtime).run(
         ctx.meeting_id, "offer", participant=ctx.participant, sdp=msg.sdp, sources=dict(msg.sources)
     )
-    return {"type": "answer", "sdp": result["sdp"], "slots": result["slots"], "locked": result["locked"]}
+    return {
+        "type": "answer",
+        "sdp": result["sdp"],
+        "slots": result["slots"],
+        "locked": result["locked"],
+        "mics": result.get("mics", []),
+    }
 
 
 @handler("media.candidate", Candidate)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server.web.routes import system
@@ -29,6 +32,17 @@ from server.web.routes.year import preparation as preparation_routes
 from server.web.routes.year import questionnaires as questionnaire_routes
 from server.web.routes.year import resources as resource_routes
 from server.web.routes.year import stats as stats_routes
+
+
+def favicon(path: Path) -> Callable[[Request], Awaitable[Response]]:
+    """``/favicon.ico``: browsers ask for it on every first visit (a 404 otherwise)."""
+
+    async def serve(_request: Request) -> Response:
+        return FileResponse(
+            path, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    return serve
 
 
 def build_routes(static_dir: Path) -> list[BaseRoute]:
@@ -57,5 +71,6 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         *search_routes.routes,
         *competition_routes.routes,
         *profile_routes.routes,
+        Route("/favicon.ico", favicon(static_dir / "favicon.ico")),
         Mount("/static", StaticFiles(directory=str(static_dir)), name="static"),
     ]

@@ -258,11 +258,11 @@ function toolbar(panel) {
     { class: "doc-toolbar", role: "toolbar", "aria-label": panel.t("docs.panel") },
     button(panel.t("docs.bold"), "Ж", E.toggleMark(schema.marks.strong)),
     button(panel.t("docs.italic"), "К", E.toggleMark(schema.marks.em)),
-    button(panel.t("docs.heading"), "H2", E.setBlockType(schema.nodes.heading, { level: 2 })),
-    button(panel.t("docs.paragraph"), "¶", E.setBlockType(schema.nodes.paragraph)),
+    button(panel.t("docs.heading"), panel.t("docs.heading_short"), E.setBlockType(schema.nodes.heading, { level: 2 })),
+    button(panel.t("docs.paragraph"), panel.t("docs.paragraph_short"), E.setBlockType(schema.nodes.paragraph)),
     button(panel.t("docs.bullet_list"), "•", E.wrapInList(schema.nodes.bullet_list)),
     button(panel.t("docs.ordered_list"), "1.", E.wrapInList(schema.nodes.ordered_list)),
-    button(panel.t("docs.link"), "URL", link),
+    button(panel.t("docs.link"), panel.t("docs.link_short"), link),
     button(panel.t("docs.undo"), "↶", E.undo),
     button(panel.t("docs.redo"), "↷", E.redo),
   );
@@ -425,9 +425,9 @@ class DocumentsPanel {
     this.title.textContent = s.info.title;
     this.badge.textContent = s.canEdit ? this.t("docs.can_edit") : this.t("docs.read_only");
     this.downloads.replaceChildren(
-      h("a", { href: `/meetings/${meetingId}/documents/${s.info.id}.md`, download: "" }, this.t("docs.download_md")),
-      " · ",
       h("a", { href: `/meetings/${meetingId}/documents/${s.info.id}.docx`, download: "" }, this.t("docs.download_docx")),
+      " · ",
+      h("a", { href: `/meetings/${meetingId}/documents/${s.info.id}.md`, download: "" }, this.t("docs.download_md")),
     );
     this.renderModeration();
   }

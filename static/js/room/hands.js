@@ -6,27 +6,37 @@ import { clockTime, duration } from "./i18n.js";
 import { displayName } from "./state.js";
 import { icon } from "./icons.js";
 
-export function createHandsPanel(ctx, body) {
+export function createHandsPanel(ctx, body, barSlot) {
   const { t } = ctx;
   const types = ["hand.", "floor.", "participant.", "meeting."];
 
+  /** «Поднять руку» in the control bar (H). */
   function myButton(state) {
     const me = ctx.me();
     const self = state.participants[me];
     if (state.meeting.status !== "live" || !self || self.removed) return null;
     if (state.floor === me) return null;
     const raised = state.hands.includes(me);
+    const label = raised ? t("room.hands.lower") : t("room.hands.raise");
     return h("button", {
       type: "button",
       id: "hand-button",
-      // Moderators rarely ask for the floor: a smaller button leaves room for the queue.
-      class: `hand-button${raised ? " raised secondary" : ""}${ctx.isModerator() ? " compact secondary" : ""}`,
+      class: `cb-button hand-button${raised ? " raised" : ""}`,
       "data-fk": "hand",
-      "aria-pressed": raised ? "true" : "false",
+      title: `${label} (H)`,
+      "aria-label": raised ? `${label}: ${t("room.hands.your_place", { n: state.hands.indexOf(me) + 1 })}` : label,
+      "aria-keyshortcuts": "H",
       onclick: () => ctx.request(raised ? "hand.lower" : "hand.raise"),
-    }, icon("hand"), h("span", {}, raised ? t("room.hands.lower") : t("room.hands.raise")),
-    raised ? h("span", { class: "hand-pos" }, t("room.hands.your_place", { n: state.hands.indexOf(me) + 1 })) : null);
+    }, icon("hand"), h("span", { class: "cb-label", "aria-hidden": "true" }, label),
+    raised ? h("span", { class: "cb-badge", "aria-hidden": "true" }, String(state.hands.indexOf(me) + 1)) : null);
   }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.code !== "KeyH" || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target instanceof Element && e.target.closest("input, textarea, select, [contenteditable], dialog[open]")) return;
+    const b = barSlot && barSlot.querySelector("#hand-button");
+    if (b) { e.preventDefault(); b.click(); }
+  });
 
   function floorBox(state) {
     const me = ctx.me();
@@ -39,11 +49,12 @@ export function createHandsPanel(ctx, body) {
         ? h("strong", { class: "floor-mine" }, t("room.floor.yours"))
         : h("span", {}, t("room.floor.speaking"), " ", h("strong", {}, displayName(state, state.floor))),
       state.floor_since ? h("span", { class: "timer", "data-since": state.floor_since }, "") : null,
-      ctx.isModerator() || mine
+      // Your own «Закончить выступление» is on the stage line (one button, one place).
+      ctx.isModerator() && !mine
         ? h("button", {
           type: "button", class: "small secondary", "data-fk": "floor-end",
           onclick: () => ctx.request("floor.end"),
-        }, t(mine ? "room.floor.end_mine" : "room.floor.end"))
+        }, t("room.floor.end"))
         : null);
   }
 
@@ -80,7 +91,8 @@ export function createHandsPanel(ctx, body) {
   }
 
   function render(state) {
-    rerender(body, () => [myButton(state), floorBox(state), ...queue(state)]);
+    rerender(body, () => [floorBox(state), ...queue(state)]);
+    if (barSlot) rerender(barSlot, () => [myButton(state)]);
     tick();
   }
 

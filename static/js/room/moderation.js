@@ -10,57 +10,75 @@ export function createModerationPanel(ctx, root) {
   const { t } = ctx;
   const status = root.querySelector("#room-status");
   const box = root.querySelector("#moderation");
-  let confirmingEnd = false;
+  const label = t("room.mod.group");
+  const menuButton = h("button", {
+    type: "button", id: "mod-menu-button", class: "cb-button", title: label, "aria-label": label,
+    "aria-expanded": "false", "aria-controls": "mod-menu",
+    onclick: () => setOpen(menu.hidden),
+  }, icon("shield"), h("span", { class: "cb-label", "aria-hidden": "true" }, t("room.ui.moderator_short")),
+  h("span", { class: "cb-badge", hidden: true }));
+  const mediaItems = h("div", { id: "mod-media-items", class: "menu-group" }); // filled by media.js
+  const roomItems = h("div", { class: "menu-group" });
+  const menu = h("div", { id: "mod-menu", class: "mod-menu", role: "group", "aria-label": label, hidden: true }, mediaItems, roomItems);
+  box.replaceChildren(menuButton, menu);
+
+  function setOpen(open) {
+    menu.hidden = !open;
+    menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      const first = menu.querySelector("button, select");
+      if (first) first.focus();
+    }
+  }
+  document.addEventListener("click", (e) => { if (!menu.hidden && !box.contains(e.target)) setOpen(false); });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !menu.hidden) { e.preventDefault(); setOpen(false); menuButton.focus(); }
+  });
+
+  // «Завершить заседание»: always confirmed; with a vote still open the question says so.
+  const question = h("p", { id: "end-dialog-text" });
+  const dialog = h("dialog", { class: "end-dialog", id: "end-dialog", "aria-labelledby": "end-dialog-h", "aria-describedby": "end-dialog-text" },
+    h("h2", { id: "end-dialog-h" }, t("room.mod.end")), question,
+    h("p", { class: "form-actions" },
+      h("button", {
+        type: "button", class: "danger", "data-fk": "end-yes",
+        onclick: async () => { dialog.close(); await ctx.request("meeting.end"); render(ctx.store.state); },
+      }, t("room.mod.end_yes")),
+      h("button", { type: "button", class: "secondary", "data-fk": "end-no", onclick: () => dialog.close() }, t("room.common.cancel"))));
+  root.append(dialog);
+
+  function askEnd() {
+    const open = Object.values(ctx.store.state.polls).filter((p) => p.status === "open");
+    question.textContent = open.length ? t("room.mod.end_confirm_poll") : t("room.mod.end_confirm");
+    dialog.dataset.openPolls = String(open.length);
+    setOpen(false);
+    dialog.showModal();
+    dialog.querySelector('[data-fk="end-no"]').focus();
+  }
 
   function controls(state) {
     const m = state.meeting;
-    if (!ctx.isModerator() || m.status === "ended" || m.status === "cancelled") return [];
-    if (m.status !== "live") {
-      return [
-        h("button", { type: "button", class: "button-start", "data-fk": "start", onclick: () => ctx.request("meeting.start") },
-          t("room.mod.start")),
-      ];
-    }
-    const items = [];
-    items.push(
-      h("button", {
-        type: "button", class: "secondary", "data-fk": "lock", "aria-pressed": m.locked ? "true" : "false",
-        title: t(m.locked ? "room.mod.locked_hint" : "room.mod.unlocked_hint"),
-        onclick: () => ctx.request("meeting.lock", { locked: !m.locked }),
-      }, m.locked ? [icon("lock"), ` ${t("room.mod.unlock")}`] : t("room.mod.lock")),
-    );
+    if (!ctx.isModerator() || m.status !== "live") return [];
     const select = h("select", {
       id: "admission-select", "data-fk": "admission",
       onchange: (e) => ctx.request("meeting.admission", { admission: e.target.value }),
     }, ADMISSIONS.map((a) => h("option", { value: a, selected: a === m.admission }, t(`room.admission.${a}`))));
-    items.push(h("label", { class: "admission" }, h("span", { class: "muted" }, t("room.mod.admission")), select));
-    if (confirmingEnd) {
-      items.push(
-        h("span", { class: "confirm", role: "group", "aria-label": t("room.mod.end_confirm") },
-          h("span", {}, t("room.mod.end_confirm")),
-          h("button", {
-            type: "button", class: "danger", "data-fk": "end-yes",
-            onclick: async () => { confirmingEnd = false; await ctx.request("meeting.end"); render(ctx.store.state); },
-          }, t("room.mod.end_yes")),
-          h("button", {
-            type: "button", class: "secondary", "data-fk": "end-no",
-            onclick: () => { confirmingEnd = false; render(ctx.store.state); },
-          }, t("room.common.cancel"))),
-      );
-    } else {
-      items.push(
-        h("button", {
-          type: "button", class: "danger", "data-fk": "end",
-          onclick: () => {
-            confirmingEnd = true;
-            render(ctx.store.state);
-            const yes = box.querySelector('[data-fk="end-yes"]');
-            if (yes) yes.focus();
-          },
-        }, t("room.mod.end")),
-      );
-    }
-    return items;
+    const waiting = state.waiting.length;
+    return [
+      h("button", {
+        type: "button", class: "menu-item", "data-fk": "lock", "aria-pressed": m.locked ? "true" : "false",
+        title: t(m.locked ? "room.mod.locked_hint" : "room.mod.unlocked_hint"),
+        onclick: () => ctx.request("meeting.lock", { locked: !m.locked }),
+      }, icon("lock"), ` ${t(m.locked ? "room.mod.unlock" : "room.mod.lock")}`),
+      h("label", { class: "menu-item admission" }, h("span", {}, t("room.mod.admission")), select),
+      waiting
+        ? h("button", {
+          type: "button", class: "menu-item", "data-fk": "waiting",
+          onclick: () => { setOpen(false); ctx.openPanel("participants"); },
+        }, icon("users"), ` ${t("room.waiting.heading", { count: waiting })}`)
+        : null,
+      h("button", { type: "button", class: "menu-item danger", "data-fk": "end", onclick: askEnd }, icon("close"), ` ${t("room.mod.end")}`),
+    ];
   }
 
   function render(state) {
@@ -70,11 +88,17 @@ export function createModerationPanel(ctx, root) {
     root.dataset.status = m.status;
     root.classList.toggle("is-moderator", ctx.isModerator());
     const items = controls(state);
-    box.hidden = items.length === 0;
-    rerender(box, () => items);
+    // The menu is the chair's from entering to the end (mute all works before the start too).
+    const mine = ctx.isModerator() && m.status !== "ended" && m.status !== "cancelled";
+    box.hidden = !mine;
+    if (!mine) setOpen(false);
+    rerender(roomItems, () => items);
+    const badge = menuButton.querySelector(".cb-badge");
+    badge.hidden = state.waiting.length === 0 || !ctx.isModerator();
+    badge.textContent = String(state.waiting.length);
   }
 
-  return { types: ["meeting.", "participant.promoted"], render };
+  return { types: ["meeting.", "participant.promoted", "waiting.", "participant."], render };
 }
 
 /** The waiting room (moderators only): admit or deny each person. */

@@ -16,6 +16,7 @@ export function createPollsPanel(ctx, body, ballotBox, root) {
   const expanded = new Map(); // closed poll id -> shown in full (the newest closed one by default)
   const dialog = createPollDialog(ctx, root);
   let lastShape = "";
+  const collapsed = new Set(); // open polls folded into a one-line toast by this person
   let justClosed = null; // a poll closed while we watched: its result is shown in the centre until dismissed
 
   function myChoices(poll) {
@@ -123,10 +124,26 @@ export function createPollsPanel(ctx, body, ballotBox, root) {
     return null;
   }
 
-  /** The ballot in the centre: big, one per open poll. */
+  /** A folded ballot: one line over the stage, «Голосовать» unfolds it. */
+  function folded(poll) {
+    return h("div", { class: "ballot-toast", "data-poll": String(poll.poll_id), role: "status" },
+      icon("poll"), h("span", { class: "toast-question" }, poll.question),
+      h("button", {
+        type: "button", class: "small", "data-fk": `unfold-${poll.poll_id}`,
+        onclick: () => { collapsed.delete(poll.poll_id); render(ctx.store.state); },
+      }, t(myChoices(poll) ? "room.ui.poll_show" : "room.ui.poll_vote")));
+  }
+
+  /** The ballot over the stage: a compact card, one per open poll; it folds into a toast. */
   function ballot(state, poll) {
+    if (collapsed.has(poll.poll_id)) return folded(poll);
     return h("article", { class: "ballot poll poll-open", "data-poll": String(poll.poll_id), "aria-labelledby": `ballot-q-${poll.poll_id}` },
-      badges(state, poll, true),
+      h("div", { class: "ballot-head" }, badges(state, poll, true),
+        h("button", {
+          type: "button", class: "link-button fold", "data-fk": `fold-${poll.poll_id}`,
+          "aria-label": t("room.ui.poll_fold_named", { question: poll.question }),
+          onclick: () => { collapsed.add(poll.poll_id); render(ctx.store.state); },
+        }, t("room.ui.poll_fold"))),
       h("h3", { class: "poll-question", id: `ballot-q-${poll.poll_id}` }, poll.question),
       poll.decision_text ? h("p", { class: "decision-text" }, poll.decision_text) : null,
       voteForm(state, poll),

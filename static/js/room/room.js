@@ -5,6 +5,7 @@ import { Connection } from "./connection.js";
 import { emptyState, fromSnapshot, applyEvent, isModerator as stateModerator } from "./state.js";
 import { loadCatalogue, t, errorMessage } from "./i18n.js";
 import { h } from "./dom.js";
+import { icon } from "./icons.js";
 import { createAgendaPanel } from "./agenda.js";
 import { createParticipantsPanel } from "./participants.js";
 import { createHandsPanel } from "./hands.js";
@@ -12,6 +13,9 @@ import { createChatPanel } from "./chat.js";
 import { createPollsPanel } from "./polls.js";
 import { createModerationPanel } from "./moderation.js";
 import { createStagePanel } from "./stage.js";
+import { barButton, createPanels } from "./panels.js";
+import { createReactions } from "./reactions.js";
+import { runPrejoin, stopTracks } from "./prejoin.js";
 
 class Store {
   constructor(meetingId) {
@@ -109,27 +113,6 @@ function setupMenus() {
   });
 }
 
-function setupTabs(root) {
-  const tabs = [...root.querySelectorAll('[role="tab"]')];
-  const select = (tab) => {
-    for (const other of tabs) {
-      const on = other === tab;
-      other.setAttribute("aria-selected", on ? "true" : "false");
-      other.tabIndex = on ? 0 : -1;
-      document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
-    }
-  };
-  tabs.forEach((tab, i) => {
-    tab.addEventListener("click", () => select(tab));
-    tab.addEventListener("keydown", (e) => {
-      if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
-      const next = tabs[(i + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
-      select(next);
-      next.focus();
-    });
-  });
-}
-
 async function main() {
   const root = document.getElementById("room");
   if (!root) return;
@@ -154,25 +137,51 @@ async function main() {
       if (!ack.ok) toast(errorMessage(ack.error));
       return ack;
     },
+    /** Camera and microphone off for good (leave, removal, the end): media.js replaces it. */
+    releaseMedia: () => {},
   };
 
+  // Side panels and their buttons: participants first (who is here, hands, the floor).
+  const side = createPanels(ctx, root);
+  ctx.registerPanel = side.registerPanel;
+  ctx.openPanel = side.open;
+  side.registerPanel({ id: "participants", label: t("room.ui.participants"), short: t("room.ui.participants_short"), icon: "users", key: "KeyP", keyName: "P" });
+  side.registerPanel({ id: "chat", label: t("room.ui.chat"), short: t("room.ui.chat_short"), icon: "chat", key: "KeyC", keyName: "C" });
+  side.registerPanel({ id: "agenda", label: t("room.ui.agenda"), short: t("room.ui.agenda_short"), icon: "agenda", key: "KeyA", keyName: "A" });
+  side.registerPanel({ id: "polls", label: t("room.ui.polls"), short: t("room.ui.polls_short"), icon: "poll", key: "KeyG", keyName: "G" });
+  side.registerPanel({ id: "documents", label: t("room.ui.documents"), short: t("room.ui.documents_short"), icon: "document", key: "KeyD", keyName: "D" });
+
+  const chat = createChatPanel(ctx, document.getElementById("chat-panel"));
+  const startPrivate = ctx.startPrivate;
+  ctx.startPrivate = (key) => { side.open("chat", { focus: false }); startPrivate(key); };
+  const reactions = createReactions(ctx, document.getElementById("bar-reactions"));
   const panels = [
+    reactions,
     createModerationPanel(ctx, root),
     createAgendaPanel(ctx, document.getElementById("agenda-body")),
     createParticipantsPanel(ctx, document.getElementById("participants-body")),
-    createHandsPanel(ctx, document.getElementById("speakers-body")),
+    createHandsPanel(ctx, document.getElementById("speakers-body"), document.getElementById("bar-self")),
     createPollsPanel(ctx, document.getElementById("polls-body"), document.getElementById("ballots"), root),
-    createChatPanel(ctx, document.getElementById("chat-panel")),
+    chat,
     createStagePanel(ctx, document.getElementById("stage")),
   ];
   const renderAll = () => panels.forEach((p) => p.render(store.state));
+  let unreadChat = 0;
   store.subscribe((ev, state) => {
     for (const p of panels) {
       if (ev === null) p.render(state);
       else if (p.onEvent) p.onEvent(ev, state);
       else if (p.types.some((prefix) => ev.type.startsWith(prefix))) p.render(state);
     }
+    if (ev && ev.type === "chat.message" && ev.actor !== ctx.me() && side.current !== "chat") {
+      unreadChat += 1;
+      side.setBadge("chat", unreadChat);
+    }
+    if (ev && ev.type === "meeting.ended") ctx.releaseMedia("ended");
+    const open = Object.values(state.polls).filter((p) => p.status === "open").length;
+    side.setBadge("polls", open);
   });
+  ctx.onPanel = (id) => { if (id === "chat") unreadChat = 0; };
 
   const indicator = document.getElementById("conn-indicator");
   const overlay = document.getElementById("room-overlay");
@@ -203,25 +212,42 @@ async function main() {
         // Media and documents talk to the room: mount them once the page has joined.
         optionalMounted = true;
         mountPanels();
+      } else if (ctx.resumeMedia) {
+        ctx.resumeMedia(); // readmitted after a removal: the stage comes back (devices off)
       }
     } else if (status === "removed") {
+      ctx.releaseMedia("removed");
       showOverlay(t("room.removed.title"), t("room.removed.text"));
     } else if (status === "denied") {
       const again = h("button", { type: "button", onclick: () => ctx.conn.join() }, t("room.denied.again"));
       showOverlay(t("room.denied.title"), t("room.denied.text"), again);
     } else if (status === "closed") {
+      ctx.releaseMedia("closed");
       showOverlay(t("room.refused.title"), detail.error ? errorMessage(detail.error) : "");
     }
   };
 
+  // Before entering: the camera and microphone check (not for a meeting already over).
+  let devices = { mic: null, camera: null };
+  if (root.dataset.status !== "ended" && root.dataset.status !== "cancelled") {
+    devices = await runPrejoin(root, { t, title: document.getElementById("room-title").textContent });
+  }
+
+  // Tracks from the check that no module took (media.js absent): released, never left on.
+  ctx.releaseMedia = () => stopTracks([devices.mic, devices.camera]);
   ctx.conn = new Connection({ meetingId, store, onStatus });
-  window.smoRoom = { store, conn: ctx.conn, request: ctx.request }; // diagnostics and the browser tests
-  setupTabs(root);
+  ctx.conn.socket.on("reaction", (msg) => { if (msg && typeof msg.participant === "string") reactions.show(msg); });
+  window.smoRoom = { store, conn: ctx.conn, request: ctx.request, panels: side }; // diagnostics and the browser tests
   setupMenus();
+  // Phones: an open side panel ends where the control bar begins.
+  const bar = document.getElementById("control-bar");
+  new ResizeObserver(() => root.style.setProperty("--bar-h", `${bar.offsetHeight}px`)).observe(bar);
   // «Покинуть заседание»: say so (attendance records "left", not a dropped connection), then go.
   for (const link of root.querySelectorAll(".room-leave")) {
+    link.prepend(icon("leave"));
     link.addEventListener("click", async (e) => {
       e.preventDefault();
+      ctx.releaseMedia("left");
       if (ctx.conn.status === "online") {
         await Promise.race([ctx.conn.request("leave"), new Promise((r) => { setTimeout(r, 1500); })]);
       }
@@ -244,6 +270,18 @@ async function main() {
       },
       subscribe: (fn) => store.subscribe(fn),
       isModerator: () => ctx.isModerator(),
+      registerPanel: (spec) => side.registerPanel(spec),
+      openPanel: (id) => side.open(id),
+      barButton,
+      toast,
+      // media.js: the devices chosen before entering, where its buttons go, how the room releases it.
+      devices,
+      bar: document.getElementById("bar-media"),
+      statusSlot: document.getElementById("media-status-slot"),
+      moderatorSlot: () => document.getElementById("mod-media-items"),
+      onRelease: (fn) => { ctx.releaseMedia = fn; },
+      onResume: (fn) => { ctx.resumeMedia = fn; },
+      myName: root.dataset.myName,
     };
     Object.defineProperty(optional, "me", { enumerable: true, get: () => ctx.me() });
     Object.defineProperty(optional, "state", { enumerable: true, get: () => store.state });
@@ -252,10 +290,32 @@ async function main() {
     const docsSlot = document.getElementById("documents-slot");
     mountOptional(mediaSlot, "./media.js", ["mountMedia", "mount", "default"], optional).then((ok) => {
       root.dataset.media = ok ? "mounted" : "absent";
+      if (store.state.meeting.status === "ended") ctx.releaseMedia("ended");
     });
     mountOptional(docsSlot, "./documents.js", ["mountDocuments", "mount", "default"], optional).then((ok) => {
       root.dataset.documents = ok ? "mounted" : "absent";
     });
+    // Captions (captions.js, when that module lands): a «Субтитры» panel of its own.
+    mountCaptions(optional);
+  }
+
+  async function mountCaptions(optional) {
+    if (!root.dataset.captionsModule) return; // the server found no captions.js: no button
+    let mod;
+    try {
+      mod = await import("./captions.js");
+    } catch {
+      return; // no captions module: no button
+    }
+    const mount = mod.mountCaptions || mod.mount || mod.default;
+    if (typeof mount !== "function") return;
+    const body = side.registerPanel({ id: "captions", label: t("room.ui.captions"), short: t("room.ui.captions_short"), icon: "captions", key: "KeyT", keyName: "T" });
+    try {
+      await mount(body, optional);
+      root.dataset.captions = "mounted";
+    } catch (err) {
+      console.error("captions.js failed to mount", err);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from server.web.auth import current_user
 from server.web.templating import render
 
 MAX_ID = 2**31 - 1
+# The captions module (another branch adds it): the room offers «Субтитры» only when it exists.
+CAPTIONS_JS = Path(__file__).resolve().parents[3] / "static" / "js" / "room" / "captions.js"
 
 
 def _guest_id(session: dict[str, Any], meeting_id: int) -> int | None:
@@ -50,7 +53,15 @@ async def meeting_room(request: Request) -> Response:
     return render(
         request,
         "meeting/meetings/room.html",
-        {"meeting": meeting, "me": me, "my_name": name, "back_url": back},
+        {
+            "meeting": meeting,
+            "me": me,
+            "my_name": name,
+            "back_url": back,
+            # After the end the room links to the meeting's page (materials, documents, protocol).
+            "meeting_url": f"/meetings/{meeting.id}" if user is not None else "",
+            "captions": CAPTIONS_JS.exists(),
+        },
     )
 
 

@@ -1,0 +1,390 @@
+"""The room as teachers expect it, in real headless Chromium with fake camera and microphone,
+at a school laptop's 1366x768 and a phone's 360x740 (and the phone turned, 740x360):
+
+the check before entering shows the camera and a moving microphone level; two people join;
+the stage is on screen without scrolling and plays the other's video; a shared screen takes
+at least 60 % of the stage's width; every control of the bar and of every side panel is
+reachable; a ballot appears over the stage; «Завершить заседание» with a vote still open asks
+first; after the end every camera and microphone track is ended and the page says so, with
+a link to the meeting's page. Screenshots of each state go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, ViewportSize, expect
+
+from server.db.models import Role
+from tests.support.browser import Tab, chromium, login, open_tab, screenshot
+from tests.support.factories import DEFAULT_PASSWORD, add_member, make_association, make_meeting, make_user
+from tests.support.live import LiveServer
+from tests.support.net import wait_for
+
+browser_test = pytest.mark.parametrize(
+    "backend", [pytest.param("sqlite", marks=pytest.mark.browser)], indirect=True
+)
+
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+PHONE: ViewportSize = {"width": 360, "height": 740}
+PHONE_TURNED: ViewportSize = {"width": 740, "height": 360}
+WIDE: ViewportSize = {"width": 1920, "height": 1080}
+PANELS = ("participants", "chat", "agenda", "polls", "documents")
+
+
+async def seed(server: LiveServer) -> tuple[int, int, int]:
+    db = server.runtime.db
+    association = await make_association(db)
+    methodist = await make_user(
+        db, "layout-metodist@example.org", last_name="Смирнова", first_name="Елена", middle_name="Викторовна"
+    )
+    teacher = await make_user(
+        db, "layout-teacher@example.org", last_name="Петрова", first_name="Анна", middle_name="Сергеевна"
+    )
+    await add_member(db, association.id, methodist.id, Role.methodist)
+    await add_member(db, association.id, teacher.id, Role.member)
+    meeting = await make_meeting(
+        db,
+        association.id,
+        "Заседание СМО учителей математики: формирующее оценивание на уроках",
+        agenda=("О плане работы СМО на 2026/27 учебный год", "Обмен опытом: формирующее оценивание"),
+        admission="open",
+    )
+    return meeting.id, methodist.id, teacher.id
+
+
+async def open_prejoin(page: Page, server: LiveServer, email: str, meeting_id: int) -> None:
+    room = f"/meetings/{meeting_id}/room"
+    await login(page, server.url, email, DEFAULT_PASSWORD, next_url=room)
+    await expect(page).to_have_url(re.compile(rf"{room}$"))
+    await expect(page.locator("#prejoin")).to_be_visible()
+
+
+async def preview_and_level(page: Page) -> dict[str, Any] | None:
+    """The preview plays and the level meter has moved (two different non-zero readings)."""
+    probe = await page.evaluate(
+        """() => {
+          const v = document.getElementById('prejoin-video');
+          const m = document.getElementById('prejoin-level');
+          window.__levels = window.__levels || [];
+          if (m) window.__levels.push(m.value);
+          return {w: v ? v.videoWidth : 0, t: v ? v.currentTime : 0, levels: window.__levels.slice(-40)};
+        }"""
+    )
+    levels = [x for x in probe["levels"] if x > 0]
+    if probe["w"] > 0 and probe["t"] > 0 and len(set(levels)) >= 2:
+        return probe
+    return None
+
+
+async def video_playing(page: Page, selector: str) -> dict[str, float] | None:
+    """A <video> under ``selector`` has a picture and its time advances between two looks."""
+    look = """(sel) => {
+      const v = document.querySelector(sel);
+      return v ? {w: v.videoWidth, t: v.currentTime, paused: v.paused} : null;
+    }"""
+    first = await page.evaluate(look, selector)
+    if not first or first["w"] <= 0 or first["paused"]:
+        return None
+    await page.wait_for_function(
+        "([sel, t]) => { const v = document.querySelector(sel); return v && v.currentTime > t; }",
+        arg=[selector, first["t"]],
+        timeout=10_000,
+    )
+    return first
+
+
+NO_SCROLL = """() => {
+  const s = document.getElementById('media-slot').getBoundingClientRect();
+  return {
+    pageScroll: document.scrollingElement.scrollHeight - window.innerHeight,
+    pageScrollX: document.scrollingElement.scrollWidth - window.innerWidth,
+    top: s.top, bottom: s.bottom, left: s.left, right: s.right, width: s.width, height: s.height,
+    vw: window.innerWidth, vh: window.innerHeight,
+  };
+}"""
+
+# Every visible button, link, select and text box of the bar and of the open side panel: not
+# clipped sideways, and on screen or inside a box that scrolls to it.
+UNREACHABLE = """(scope) => {
+  const root = document.querySelector(scope);
+  const out = [];
+  if (!root) return ['missing ' + scope];
+  const vw = window.innerWidth, vh = window.innerHeight;
+  const scrollsTo = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const cs = getComputedStyle(p);
+      if (/(auto|scroll)/.test(cs.overflowY) && p.scrollHeight > p.clientHeight) return true;
+    }
+    return false;
+  };
+  for (const el of root.querySelectorAll('button, a[href], select, textarea, input:not([type=hidden])')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not shown (inside a closed menu)
+    const name = el.getAttribute('aria-label') || el.textContent.trim() || el.id;
+    if (r.left < -1 || r.right > vw + 1) { out.push('sideways: ' + name); continue; }
+    const inView = r.top >= -1 && r.bottom <= vh + 1;
+    if (!inView && !scrollsTo(el)) out.push('off screen: ' + name);
+    // Targets a finger can hit (links inside text are exempt, as in WCAG 2.5.8).
+    if (el.tagName !== 'A' && (r.width < 20 || r.height < 20)) out.push('too small: ' + name + ' ' + r.width + 'x' + r.height);
+  }
+  return out;
+}"""
+
+
+async def check_controls(page: Page, label: str) -> None:
+    assert await page.evaluate(UNREACHABLE, "#control-bar") == [], label
+    for panel in PANELS:
+        button = page.locator(f'[data-panel-button="{panel}"]')
+        await expect(button).to_be_visible()
+        await button.click()
+        section = page.locator(f'#side [data-panel="{panel}"]')
+        await expect(section).to_be_visible()
+        problems = await page.evaluate(UNREACHABLE, f'#side [data-panel="{panel}"]')
+        assert problems == [], f"{label} {panel}: {problems}"
+        box = await section.bounding_box()
+        viewport = page.viewport_size
+        assert box and viewport and box["x"] >= -1 and box["x"] + box["width"] <= viewport["width"] + 1
+        await screenshot(page, f"{label}-panel-{panel}")
+        await section.get_by_role("button", name=re.compile("Закрыть панель")).click()
+        await expect(section).to_be_hidden()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+@browser_test
+async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: ViewportSize) -> None:
+    meeting_id, methodist_id, teacher_id = await seed(server)
+    size = f"{viewport['width']}x{viewport['height']}"
+    tabs: list[Tab] = []
+    async with chromium() as browser:
+        try:
+            mt, tt = await open_tab(browser), await open_tab(browser)
+            tabs = [mt, tt]
+            for tab in tabs:
+                await tab.page.set_viewport_size(viewport)
+            m, t = mt.page, tt.page
+
+            # Before entering: the camera's picture and the microphone's level, devices by name.
+            await open_prejoin(m, server, "layout-metodist@example.org", meeting_id)
+            await wait_for(lambda: preview_and_level(m), 20, what="preview video and a moving level")
+            await expect(m.locator("#prejoin-camera option").first).not_to_have_text("")
+            await expect(m.locator("#prejoin-problem")).to_be_hidden()
+            await screenshot(m, f"room-{size}-prejoin")
+            await m.get_by_role("button", name="Войти в заседание").click()
+            await expect(m.locator("#room")).to_have_attribute("data-connection", "online")
+
+            await open_prejoin(t, server, "layout-teacher@example.org", meeting_id)
+            await t.get_by_role("button", name="Войти в заседание").click()
+            await expect(t.locator("#room")).to_have_attribute("data-connection", "online")
+            # The choice is remembered for the next time.
+            saved = await t.evaluate("JSON.parse(localStorage.getItem('smo.room.devices'))")
+            assert saved["camera"] is True and saved["mic"] is True and saved["cameraId"]
+
+            await m.get_by_role("button", name="Начать заседание").click()
+            await expect(t.locator("#room-status")).to_have_text("Идёт")
+
+            # Each sees the other's camera playing on the stage, which is on screen, unscrolled.
+            for page, other in ((m, teacher_id), (t, methodist_id)):
+                tile = f'#media-slot .media-tile[data-participant="u:{other}"] video'
+                await wait_for(lambda p=page, s=tile: video_playing(p, s), 40, what="the other's video")
+                geometry = await page.evaluate(NO_SCROLL)
+                assert geometry["pageScroll"] <= 0 and geometry["pageScrollX"] <= 0, geometry
+                assert geometry["top"] >= 0 and geometry["bottom"] <= geometry["vh"], geometry
+                assert geometry["height"] >= 0.4 * geometry["vh"], geometry
+            await expect(
+                t.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-name')
+            ).to_have_text("А.С. Петрова (вы)")
+            await expect(
+                t.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-name')
+            ).to_have_text("Е.В. Смирнова")
+            await screenshot(m, f"room-{size}-methodist")
+            await screenshot(t, f"room-{size}-teacher")
+
+            # Every control is reachable: the bar and each side panel.
+            await check_controls(t, f"room-{size}-teacher")
+
+            # The teacher raises a hand: a hand on her tile on the methodist's stage.
+            await t.locator("#hand-button").click()
+            await expect(t.locator("#hand-button")).to_contain_text("Опустить руку")
+            await expect(
+                m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.hand')
+            ).to_be_visible()
+
+            # A reaction from the menu in the bar: shown over her tile on the methodist's stage.
+            await t.get_by_role("button", name="Реакции").click()
+            assert await t.evaluate(UNREACHABLE, "#reactions-menu") == []
+            await screenshot(t, f"room-{size}-teacher-reactions")
+            await t.locator("#reactions-menu").get_by_role("button", name="Нравится").click()
+            await expect(
+                m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .reaction-bubble')
+            ).to_contain_text("Нравится")
+
+            # The teacher turns her microphone off: both stages show it on her tile.
+            await t.get_by_role("button", name="Выключить микрофон").click()
+            for page in (m, t):
+                await expect(
+                    page.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.mic-off')
+                ).to_be_visible()
+            await expect(
+                m.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-flag.mic-off')
+            ).to_have_count(0)
+
+            # The methodist shares the screen: large on the teacher's stage (>= 60 % of its width).
+            await m.locator("#media-screen").click()
+            screen_tile = t.locator(f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]')
+            await expect(screen_tile).to_have_class(re.compile(r"\bfocus\b"))
+            await wait_for(
+                lambda: video_playing(
+                    t, f'.media-tile.tile-screen[data-participant="u:{methodist_id}"] video'
+                ),
+                40,
+                what="the shared screen playing",
+            )
+            ratio = await t.evaluate(
+                """(sel) => document.querySelector(sel).getBoundingClientRect().width
+                          / document.getElementById('media-slot').getBoundingClientRect().width""",
+                f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]',
+            )
+            assert ratio >= 0.6, ratio
+            await screenshot(t, f"room-{size}-teacher-screen")
+
+            # A decision poll: a card over the stage, one click to the ballot.
+            await m.locator('[data-panel-button="polls"]').click()
+            await m.locator("#new-poll").click()
+            await m.locator("#poll-question").fill("Утвердить план работы СМО на 2026/27 учебный год")
+            await m.locator("#poll-decision").fill("Утвердить план работы СМО.")
+            await m.locator("#poll-create-open").click()
+            ballot = t.locator("#ballots .ballot")
+            await expect(ballot).to_be_visible()
+            await ballot.get_by_text("За", exact=True).click()
+            await ballot.get_by_role("button", name="Проголосовать").click()
+            await expect(ballot.locator(".voted")).to_contain_text("Ваш голос учтён")
+            await screenshot(t, f"room-{size}-teacher-voted")
+
+            if viewport is LAPTOP:
+                # A large screen: the same room, larger; the shared screen still dominates.
+                await t.set_viewport_size(WIDE)
+                await wait_for(
+                    lambda: t.evaluate(
+                        "document.getElementById('media-slot').getBoundingClientRect().width > 1500"
+                    ),
+                    10,
+                    what="the stage grown",
+                )
+                geometry = await t.evaluate(NO_SCROLL)
+                assert geometry["pageScroll"] <= 0 and geometry["bottom"] <= geometry["vh"], geometry
+                assert await t.evaluate(UNREACHABLE, "#control-bar") == []
+                await screenshot(t, "room-1920x1080-teacher")
+            if viewport is PHONE:
+                # The phone turned: the stage and the controls still fit.
+                await t.set_viewport_size(PHONE_TURNED)
+                await wait_for(
+                    lambda: t.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight"),
+                    10,
+                    what="no page scroll in landscape",
+                )
+                assert await t.evaluate(UNREACHABLE, "#control-bar") == []
+                await screenshot(t, "room-740x360-teacher")
+
+            # «Завершить заседание» with a vote still open asks first, then ends.
+            await m.locator('[data-panel-button="polls"]').click()  # close the panel
+            await m.get_by_role("button", name="Управление заседанием").click()
+            await m.get_by_role("button", name="Завершить заседание").click()
+            dialog = m.locator("#end-dialog")
+            await expect(dialog).to_contain_text("Голосование ещё идёт: завершить его и заседание?")
+            await screenshot(m, f"room-{size}-end-confirm")
+            await dialog.get_by_role("button", name="Да, завершить").click()
+            for page in (m, t):
+                await expect(page.locator("#room-status")).to_have_text("Завершено")
+                card = page.locator(".ended-card")
+                await expect(card).to_be_visible()
+                await expect(card.get_by_role("link", name="Страница заседания")).to_have_attribute(
+                    "href", f"/meetings/{meeting_id}"
+                )
+                # Camera, microphone and screen: every track the page opened is ended.
+                tracks = await page.evaluate("window.smoTracks.map((x) => [x.kind, x.readyState])")
+                assert tracks and all(state == "ended" for _, state in tracks), tracks
+                assert await page.evaluate("window.smoMedia.pc.connectionState") == "closed"
+            await screenshot(m, f"room-{size}-ended")
+            # Opened again after the end: no device check, the same ended card and its links.
+            await t.goto(f"{server.url}/meetings/{meeting_id}/room")
+            await expect(t.locator(".ended-card")).to_be_visible()
+            await expect(
+                t.locator(".ended-card").get_by_role("link", name="Документы заседания")
+            ).to_be_visible()
+            await expect(t.locator("#prejoin")).to_be_hidden()
+            assert await t.evaluate("window.smoTracks.length") == 0
+            for tab in tabs:
+                tab.assert_clean()
+        finally:
+            for tab in tabs:
+                await tab.close()
+
+
+@browser_test
+async def test_entering_without_devices_and_leaving_release_everything(server: LiveServer) -> None:
+    meeting_id, _, _ = await seed(server)
+    async with chromium() as browser:
+        tab = await open_tab(browser)
+        try:
+            page = tab.page
+            await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+            await wait_for(lambda: preview_and_level(page), 20, what="preview video and a moving level")
+            await page.get_by_role("button", name="Войти без камеры и микрофона").click()
+            await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+            # The check's tracks are released at once; nothing is sent.
+            tracks = await page.evaluate("window.smoTracks.map((x) => x.readyState)")
+            assert tracks and set(tracks) == {"ended"}, tracks
+            await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
+            saved = await page.evaluate("JSON.parse(localStorage.getItem('smo.room.devices'))")
+            assert saved["camera"] is False and saved["mic"] is False
+            # Turn the camera on in the room, then leave: the camera is released.
+            await page.get_by_role("button", name="Включить камеру").click()
+            await wait_for(
+                lambda: page.evaluate(
+                    "window.smoTracks.some((x) => x.kind === 'video' && x.readyState === 'live')"
+                ),
+                15,
+                what="the camera on",
+            )
+            # What the tracks were when the page went away (kept for the next page of the tab).
+            await page.evaluate(
+                """() => window.addEventListener('pagehide', () => sessionStorage.setItem('tracks-at-exit',
+                     JSON.stringify(window.smoTracks.map((x) => x.readyState))))"""
+            )
+            await page.get_by_role("link", name="Покинуть заседание").click()
+            await expect(page).to_have_url(re.compile(rf"/meetings/{meeting_id}$"))
+            states = await page.evaluate("JSON.parse(sessionStorage.getItem('tracks-at-exit'))")
+            assert states and set(states) == {"ended"}, states
+            tab.assert_clean()
+        finally:
+            await tab.close()
+
+
+@browser_test
+async def test_the_check_says_what_the_browser_refused_and_how_to_allow_it(server: LiveServer) -> None:
+    meeting_id, _, _ = await seed(server)
+    async with chromium() as browser:
+        tab = await open_tab(browser)
+        try:
+            page = tab.page
+            # The browser refuses both devices (as when the person clicked «Блокировать»).
+            await page.add_init_script(
+                """navigator.mediaDevices.getUserMedia = () =>
+                     Promise.reject(new DOMException('denied', 'NotAllowedError'));"""
+            )
+            await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+            problem = page.locator("#prejoin-problem")
+            await expect(problem).to_contain_text("Браузер запретил доступ: камера.")
+            await expect(problem).to_contain_text("Браузер запретил доступ: микрофон.")
+            await expect(problem).to_contain_text("Как разрешить: нажмите на значок камеры или замка")
+            await expect(page.locator("#prejoin-camera-on")).not_to_be_checked()
+            await screenshot(page, "room-prejoin-refused")
+            await page.get_by_role("button", name="Войти в заседание").click()
+            await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+            await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
+            tab.assert_clean()
+        finally:
+            await tab.close()
