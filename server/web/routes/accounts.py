@@ -223,6 +223,10 @@ async def login_submit(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     await read_form(request)
+    user = current_user(request)
+    if user is not None:
+        async with request.app.state.runtime.db.transaction() as s:
+            await accounts.end_sessions(s, user.id)
     logout_session(request)
     return redirect("/login")
 
