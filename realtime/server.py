@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("smo.room")
 # Names python-socketio uses for its own connection lifecycle (and the client's): a client
 # packet carrying one must never reach the connect/disconnect handlers.
-RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "message"})
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
 
 class ReservedEvent(AppError):

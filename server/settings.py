@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     login_attempts: int = 10
     login_window_seconds: int = 300
     chat_messages_per_10s: int = 10
+    # Scales the per-message limits of the room (realtime/meeting/limits.py); benchmarks raise it.
+    room_rate_factor: float = Field(default=1.0, gt=0)
 
     # WebRTC: comma-separated STUN/TURN URLs of the operator; empty = host candidates only.
     ice_servers: list[str] = Field(default_factory=list)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +13,7 @@ from realtime.meeting.service import SERVICE_KEY
 from server.db.models import MeetingEvent
 from tests.support.live import LiveServer
 from tests.support.room_seed import Cast, seed_cast
+from tests.support.sio import RoomClient
 
 
 @pytest.fixture
@@ -49,3 +52,58 @@ async def test_reserved_event_names_from_clients_are_refused(
     # A fake connect did not re-identify the connection: it still speaks as the member.
     chat = host.of_type("chat.message")[-1]
     assert chat["actor"] == cast.key("member")
+
+
+async def flood(client: RoomClient, name: str, payload: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """``n`` messages at once (python-socketio handles each in its own task)."""
+    return list(await asyncio.gather(*(client.emit_ack(name, payload, timeout=60) for _ in range(n))))
+
+
+def person_limit(name: str) -> int:
+    from realtime.meeting.limits import LIMITS
+
+    return LIMITS[name].per_person
+
+
+async def test_a_hand_flood_is_limited_and_others_are_unaffected(server: LiveServer, cast: Cast) -> None:
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    flooder, _ = await cast.joined("member")
+    other, _ = await cast.joined("teacher2")
+    start = await count_events(server, cast.meeting.id, "hand.raised")
+    acks = await flood(flooder, "hand.raise", {}, 60) + await flood(flooder, "hand.lower", {}, 60)
+    codes = [a["error"]["code"] for a in acks if not a["ok"]]
+    assert codes and set(codes) == {"rate_limited"}, codes
+    # Nothing beyond the limit reached the log (a fixed window: at most two windows' worth).
+    stored = await count_events(server, cast.meeting.id, "hand.raised") - start
+    stored += await count_events(server, cast.meeting.id, "hand.lowered")
+    passed = sum(1 for a in acks if a["ok"])
+    assert stored <= passed <= 2 * (person_limit("hand.raise") + person_limit("hand.lower"))
+    # Everyone else keeps acting and receiving: the limit is the flooder's own.
+    raised = await other.ok("hand.raise")
+    await host.wait_seq(raised["seq"])
+    sent = await host.ok("chat.send", {"text": "продолжаем"})
+    await other.wait_seq(sent["seq"])
+    await flooder.wait_seq(sent["seq"])  # the flooder still receives, too
+
+
+async def test_a_sync_flood_is_limited_per_connection_and_person(server: LiveServer, cast: Cast) -> None:
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    flooder, _ = await cast.joined("member")
+    acks = await flood(flooder, "sync", {"last_seq": 0}, 80)
+    codes = {a["error"]["code"] for a in acks if not a["ok"]}
+    assert codes == {"rate_limited"}, codes
+    # A second connection of the same person shares the person's budget.
+    second, _ = await cast.joined("member")
+    acks2 = await flood(second, "sync", {"last_seq": 0}, 80)
+    assert any(not a["ok"] for a in acks2)
+    # The others' sync still works.
+    assert (await host.ok("sync", {"last_seq": 0}))["events"]
+
+
+def test_every_room_message_has_its_own_limit() -> None:
+    from realtime.meeting.limits import LIMITS
+    from realtime.meeting.registry import all_handlers
+
+    assert set(all_handlers()) == set(LIMITS)
