@@ -3,6 +3,12 @@ invitations, reads that must not write."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from starlette.convertors import IntegerConvertor
+from starlette.routing import Mount, Route
+
 from tests.support.client import WebClient
 from tests.support.factories import logged_in_client, make_user
 from tests.support.live import LiveServer
@@ -32,3 +38,46 @@ async def test_logout_invalidates_every_copy_of_the_cookie(server: LiveServer) -
     finally:
         await c.aclose()
         await other_device.aclose()
+
+
+def int_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, list[str], set[str]]]:
+    """(path, its int parameters, methods) of every route with an integer path parameter."""
+    found = []
+    for route in routes:
+        path = prefix + getattr(route, "path", "")
+        if isinstance(route, Mount):
+            found += int_routes(list(route.routes or []), path)
+            continue
+        params = [
+            name
+            for name, conv in getattr(route, "param_convertors", {}).items()
+            if isinstance(conv, IntegerConvertor)
+        ]
+        if params and isinstance(route, Route):
+            found.append((path, params, set(route.methods or {"GET"}) - {"HEAD"}))
+    return found
+
+
+async def test_huge_ids_in_every_route_give_404(server: LiveServer) -> None:
+    routes = int_routes(list(server.app.web.routes))
+    assert len(routes) > 30, routes
+    await make_user(server.runtime.db, "ids-admin@example.org", is_admin=True)
+    c = await logged_in_client(server, "ids-admin@example.org")
+    try:
+        token = await c.csrf()
+        bad: list[tuple[str, str, int]] = []
+        for path, params, methods in routes:
+            for huge in (2**31, 2**63, 10**30):
+                url = path
+                for name in params:
+                    url = re.sub(r"\{" + name + r":int\}", str(huge), url)
+                url = re.sub(r"\{[a-z_]+(:[a-z]+)?\}", "x", url)
+                for method in sorted(methods):
+                    data = {"csrf_token": token} if method != "GET" else None
+                    r = await c.request(method, url, data=data, headers={"X-CSRF-Token": token})
+                    if r.status_code != 404:
+                        bad.append((method, url, r.status_code))
+        assert not bad, bad
+        assert (await c.get("/notifications")).status_code == 200  # the server is fine
+    finally:
+        await c.aclose()
