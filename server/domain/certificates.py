@@ -19,6 +19,7 @@ from reportlab.platypus import Paragraph
 from server.domain.competitions import CertificateData
 from server.protocols.pdf_render import _fonts
 from server.protocols.russian import date_text
+from server.protocols.text import printable
 
 ROMAN = {1: "I", 2: "II", 3: "III"}
 ACCENT = colors.HexColor("#1f4e79")
@@ -41,8 +42,8 @@ def render_certificate(data: CertificateData) -> bytes:
     buf = io.BytesIO()
     title, subtitle = certificate_heading(data)
     canvas = Canvas(buf, pagesize=(width, height))
-    canvas.setTitle(f"{title} {subtitle} — {data.full_name}")
-    canvas.setAuthor(data.association_name)
+    canvas.setTitle(printable(f"{title} {subtitle} — {data.full_name}"))
+    canvas.setAuthor(printable(data.association_name))
 
     canvas.setStrokeColor(ACCENT)
     canvas.setLineWidth(3)
@@ -57,7 +58,7 @@ def render_certificate(data: CertificateData) -> bytes:
         style = ParagraphStyle(
             "p", fontName=font, fontSize=size, leading=size * 1.25, alignment=TA_CENTER, textColor=color
         )
-        p = Paragraph(escape(text), style)
+        p = Paragraph(escape(printable(text)), style)
         avail = width - 60 * mm
         _, h = p.wrap(avail, height)
         p.drawOn(canvas, 30 * mm, y - h)
