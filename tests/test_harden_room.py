@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from realtime.meeting.service import SERVICE_KEY
-from server.db.models import MeetingEvent
+from server.db.models import Meeting, MeetingDocument, MeetingEvent
+from tests.support.client import WebClient
 from tests.support.live import LiveServer
 from tests.support.room_seed import Cast, seed_cast
 from tests.support.sio import RoomClient
@@ -107,3 +108,32 @@ def test_every_room_message_has_its_own_limit() -> None:
     from realtime.meeting.registry import all_handlers
 
     assert set(all_handlers()) == set(LIMITS)
+
+
+async def count_documents(server: LiveServer, meeting_id: int) -> int:
+    async with server.runtime.db.read() as s:
+        n = await s.scalar(
+            select(func.count(MeetingDocument.id)).where(MeetingDocument.meeting_id == meeting_id)
+        )
+    return int(n or 0)
+
+
+async def test_reading_the_documents_of_an_ended_meeting_writes_nothing(
+    server: LiveServer, cast: Cast
+) -> None:
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    await host.ok("meeting.end")
+    before = await count_documents(server, cast.meeting.id)
+    async with server.runtime.db.read() as s:
+        last_seq = (await s.get(Meeting, cast.meeting.id)).last_seq  # type: ignore[union-attr]
+    member, _ = await cast.joined("member")
+    listed = await member.ok("doc.list")
+    assert len(listed["documents"]) == before
+    async with WebClient(base_url=server.url, follow_redirects=False, timeout=20) as web:
+        web.cookies.set("smo_session", cast.cookie("member"))
+        page = await web.get(f"/meetings/{cast.meeting.id}/documents")
+        assert page.status_code == 200
+    assert await count_documents(server, cast.meeting.id) == before
+    async with server.runtime.db.read() as s:
+        assert (await s.get(Meeting, cast.meeting.id)).last_seq == last_seq  # type: ignore[union-attr]

@@ -6,12 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import select
 from starlette.convertors import IntegerConvertor
 from starlette.routing import Mount, Route
 
+from server.db.models import Invitation
 from tests.support.client import WebClient
 from tests.support.factories import logged_in_client, make_user
 from tests.support.live import LiveServer
+from tests.support.smtp import Inbox
+from tests.test_memberships import World, invitation_link, role_of, world  # noqa: F401  (the fixture)
 
 
 async def test_logout_invalidates_every_copy_of_the_cookie(server: LiveServer) -> None:
@@ -81,3 +85,40 @@ async def test_huge_ids_in_every_route_give_404(server: LiveServer) -> None:
         assert (await c.get("/notifications")).status_code == 200  # the server is fine
     finally:
         await c.aclose()
+
+
+async def test_an_invitation_is_accepted_only_by_the_invited_address(
+    server: LiveServer,
+    world: World,  # noqa: F811  (the fixture of tests/test_memberships.py)
+    inbox: Inbox,
+) -> None:
+    db = server.runtime.db
+    aid = world.association_id
+    await make_user(db, "invited@example.org")
+    stranger = await make_user(db, "stranger@example.org")
+    r = await (await world.client("methodist")).submit(
+        f"/associations/{aid}/invitations", {"email": "Invited@Example.org", "role": "methodist"}
+    )
+    assert r.status_code == 303
+    _link, token = await invitation_link(inbox, "invited@example.org")
+    c = await logged_in_client(server, "stranger@example.org")
+    try:
+        r = await c.submit(f"/invitations/{token}/accept", headers={"Accept": "application/json"})
+        assert r.status_code == 403, r.text[:300]
+        error = r.json()["error"]
+        assert error["code"] == "invitation_other_email"
+        assert "invited@example.org" in error["message_ru"]
+        page = await c.get(f"/invitations/{token}")
+        assert "invited@example.org" in page.text
+    finally:
+        await c.aclose()
+    assert await role_of(server, aid, stranger.id) is None
+    async with db.read() as s:
+        inv = await s.scalar(select(Invitation))
+        assert inv is not None and inv.accepted_at is None
+    # The invited person still can (the address compared case-insensitively).
+    invited = await logged_in_client(server, "INVITED@example.org")
+    try:
+        assert (await invited.submit(f"/invitations/{token}/accept")).status_code == 303
+    finally:
+        await invited.aclose()
