@@ -122,3 +122,38 @@ async def test_an_invitation_is_accepted_only_by_the_invited_address(
         assert (await invited.submit(f"/invitations/{token}/accept")).status_code == 303
     finally:
         await invited.aclose()
+
+
+async def test_login_limit_throttles_the_attacker_not_the_owner(server: LiveServer) -> None:
+    await make_user(server.runtime.db, "owner@example.org")
+    limit = server.settings.login_attempts
+    attacker_ip, owner_ip = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
+    async with WebClient(base_url=server.url, follow_redirects=False, timeout=20) as attacker:
+        for _ in range(limit):
+            r = await attacker.submit(
+                "/login", {"email": "owner@example.org", "password": "guess-123456"}, headers=attacker_ip
+            )
+            assert r.status_code == 401
+        # The attacker's address is throttled for this account, even with the right password.
+        r = await attacker.submit(
+            "/login", {"email": "owner@example.org", "password": "secret123"}, headers=attacker_ip
+        )
+        assert r.status_code == 429 and "Слишком много попыток" in r.text
+    async with WebClient(base_url=server.url, follow_redirects=False, timeout=20) as other:
+        # A wrong password from a fresh address is an ordinary failure, then that address is throttled too.
+        fresh = {"X-Forwarded-For": "192.0.2.44"}
+        r = await other.submit("/login", {"email": "owner@example.org", "password": "guess-1"}, headers=fresh)
+        assert r.status_code == 401
+        r = await other.submit(
+            "/login", {"email": "owner@example.org", "password": "secret123"}, headers=fresh
+        )
+        assert r.status_code == 429
+    async with WebClient(base_url=server.url, follow_redirects=False, timeout=20) as owner:
+        # The owner, from an address without failures, logs in and is told what happened.
+        r = await owner.submit(
+            "/login", {"email": "owner@example.org", "password": "secret123"}, headers=owner_ip
+        )
+        assert r.status_code == 303, (r.status_code, r.text[:300])
+        page = await owner.get("/login")
+        assert "неудачных попыток входа" in page.text
+        assert (await owner.get("/notifications")).status_code == 200
