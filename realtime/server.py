@@ -59,7 +59,9 @@ def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
     sio = RealtimeServer(
         async_mode="asgi",
         client_manager=manager,
-        cors_allowed_origins=[],  # same origin only
+        # Browsers connect only from the configured origins; clients sending no Origin header
+        # (not browsers) are not checked.
+        cors_allowed_origins=settings.socket_origins(),
         max_http_buffer_size=1_000_000,
         ping_interval=10,
         ping_timeout=10,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -22,6 +24,9 @@ class Settings(BaseSettings):
     redis_prefix: str = "smo"
     secret_key: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Origins (besides public_url's) from which browsers may open the Socket.IO connection:
+    # a comma-separated or JSON list ("https://a.example, https://b.example").
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     default_locale: Literal["ru", "en"] = "ru"
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -54,6 +59,27 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 20 * 1024 * 1024
     # Minutes before a meeting's start at which its registrants get the reminder e-mail.
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in (p.strip() for p in text.split(",")) if part]
+        return value
+
+    def socket_origins(self) -> list[str]:
+        """The origins a browser may connect to Socket.IO from: public_url's, then the others."""
+        origins: list[str] = []
+        for url in (self.public_url, *self.allowed_origins):
+            parts = urlsplit(url.strip())
+            if parts.scheme and parts.netloc:
+                origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+                if origin not in origins:
+                    origins.append(origin)
+        return origins
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
