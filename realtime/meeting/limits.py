@@ -41,7 +41,7 @@ def _r(per_connection: int, seconds: int = 10, per_person: int | None = None) ->
 LIMITS: dict[str, Rate] = {
     # the room
     "join": _r(10),
-    "sync": _r(10),
+    "sync": _r(30),  # a reconnecting client catches up once; a loop of full replays is refused
     "leave": _r(10),
     "meeting.start": _r(5),
     "meeting.end": _r(5),
