@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import socketio
 
+from realtime.meeting import acks
+from server.errors import AppError
+
 if TYPE_CHECKING:
     from server.runtime import Runtime
+
+log = logging.getLogger("smo.room")
+# Names python-socketio uses for its own connection lifecycle (and the client's): a client
+# packet carrying one must never reach the connect/disconnect handlers.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
+
+class ReservedEvent(AppError):
+    code, status = "reserved_event", 400
+
+
+class RealtimeServer(socketio.AsyncServer):
+    """python-socketio's server, refusing client events named like the lifecycle events."""
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
+    ) -> None:
+        name = data[0] if data else None
+        if isinstance(name, str) and name in RESERVED_EVENTS:
+            log.warning("reserved event name from a client refused", extra={"event": name, "sid": sid})
+            if id is not None:
+                locale = "ru"
+                try:
+                    locale = str((await self.get_session(sid, namespace)).get("locale", "ru"))
+                except KeyError:
+                    pass
+                await server._send_packet(
+                    eio_sid,
+                    self.packet_class(
+                        socketio.packet.ACK,
+                        namespace=namespace,
+                        id=id,
+                        data=[acks.fail(ReservedEvent(), locale)],
+                    ),
+                )
+            return
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
 
 def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
@@ -15,10 +56,12 @@ def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
     manager = None
     if settings.redis_url:
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
-    sio = socketio.AsyncServer(
+    sio = RealtimeServer(
         async_mode="asgi",
         client_manager=manager,
-        cors_allowed_origins=[],  # same origin only
+        # Browsers connect only from the configured origins; clients sending no Origin header
+        # (not browsers) are not checked.
+        cors_allowed_origins=settings.socket_origins(),
         max_http_buffer_size=1_000_000,
         ping_interval=10,
         ping_timeout=10,

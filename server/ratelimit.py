@@ -34,6 +34,24 @@ class RateLimiter:
         if count > limit:
             raise RateLimited(retry_after=window_seconds)
 
+    async def count(self, key: str, window_seconds: int) -> int:
+        """How many times ``key`` was counted in the current window (nothing is counted)."""
+        window = int(time.time()) // window_seconds
+        redis = self.runtime.redis
+        if redis is not None:
+            value = await redis.get(f"{self.runtime.settings.redis_prefix}:rl:{key}:{window}")
+            return int(value or 0)
+        old_window, old_count = self._memory.get(key, (window, 0))
+        return old_count if old_window == window else 0
+
+    async def add(self, key: str, window_seconds: int) -> int:
+        """Count one event under ``key`` without a limit; the new count."""
+        try:
+            await self.hit(key, 2**62, window_seconds)
+        except RateLimited:  # pragma: no cover - the limit cannot be reached
+            pass
+        return await self.count(key, window_seconds)
+
     async def reset(self, key: str, window_seconds: int) -> None:
         window = int(time.time()) // window_seconds
         if self.runtime.redis is not None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def listen_url(host: str, port: int | str) -> str:
@@ -34,6 +36,9 @@ class Settings(BaseSettings):
     # The address people open (links in e-mails, the guest link). Unset: derived from the
     # HOST and PORT the server listens on (``make run PORT=8765`` -> http://127.0.0.1:8765).
     public_url: str = ""
+    # Origins (besides public_url's) from which browsers may open the Socket.IO connection:
+    # a comma-separated or JSON list ("https://a.example, https://b.example").
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     default_locale: Literal["ru", "en"] = "ru"
     log_level: str = "INFO"
     # Unset: plain text in development (a terminal), one JSON object per line otherwise.
@@ -53,6 +58,8 @@ class Settings(BaseSettings):
     login_attempts: int = 10
     login_window_seconds: int = 300
     chat_messages_per_10s: int = 10
+    # Scales the per-message limits of the room (realtime/meeting/limits.py); benchmarks raise it.
+    room_rate_factor: float = Field(default=1.0, gt=0)
 
     # WebRTC: comma-separated STUN/TURN URLs of the operator; empty = host candidates only.
     ice_servers: list[str] = Field(default_factory=list)
@@ -68,6 +75,27 @@ class Settings(BaseSettings):
     sealing_key_dir: Path | None = None
     # Minutes before a meeting's start at which its registrants get the reminder e-mail.
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in (p.strip() for p in text.split(",")) if part]
+        return value
+
+    def socket_origins(self) -> list[str]:
+        """The origins a browser may connect to Socket.IO from: public_url's, then the others."""
+        origins: list[str] = []
+        for url in (self.public_url, *self.allowed_origins):
+            parts = urlsplit(url.strip())
+            if parts.scheme and parts.netloc:
+                origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+                if origin not in origins:
+                    origins.append(origin)
+        return origins
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

@@ -3,7 +3,8 @@
 Messages (client -> server, each acknowledged; ``data`` is base64 of a y-websocket style
 message, i.e. with its leading message-type byte: 0 = sync, 1 = awareness):
 
-- ``doc.list`` {} -> {documents: [...]} (creates the default documents when missing)
+- ``doc.list`` {} -> {documents: [...]} (creates the default documents when missing, unless
+  the meeting is over: reading an ended meeting's documents writes nothing)
 - ``doc.open`` {doc_id} -> {document, can_edit, sync: [step 1, step 2], awareness?}: joins the
   document's room; the client answers the server's step 1 with its own step 2 (``doc.sync``)
 - ``doc.sync`` {doc_id, data}: step 1 -> {reply: step 2}; step 2 / update -> stored, then
@@ -193,9 +194,16 @@ def _display_name(ctx: HandlerContext) -> str:
 # --- handlers -------------------------------------------------------------------------------
 @handler("doc.list", Empty)
 async def doc_list(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
-    async with ctx.runtime.db.transaction() as session:
-        docs = await documents.ensure_default_documents(session, ctx.meeting_id)
-        infos = [documents.document_info(d) for d in docs]
+    # Reading never writes: the defaults are created only while the meeting is not over.
+    async with ctx.runtime.db.read() as session:
+        closed = await documents.meeting_closed(session, ctx.meeting_id)
+        if closed:
+            docs = await documents.list_documents(session, ctx.meeting_id)
+            infos = [documents.document_info(d) for d in docs]
+    if not closed:
+        async with ctx.runtime.db.transaction() as session:
+            docs = await documents.ensure_default_documents(session, ctx.meeting_id)
+            infos = [documents.document_info(d) for d in docs]
     mod = ctx.is_moderator
     for info, d in zip(infos, docs, strict=True):
         info["can_edit"] = documents.can_edit(d, ctx.participant, moderator=mod)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 from pydantic import ValidationError
 
-from realtime.meeting import acks
+from realtime.meeting import acks, limits
 from realtime.meeting.registry import HANDLERS, HandlerContext
 from realtime.meeting.service import RoomService
 from server.domain.meeting.room import identify
@@ -121,6 +121,7 @@ class MeetingNamespace(socketio.AsyncNamespace):
         except ValidationError as exc:
             raise validation_error_from_pydantic(exc) from None
         meeting_id = int(data.get("meeting_id") or 0)
+        await limits.check(self.runtime, data, event, meeting_id, data["participant"])
         if spec.joined and (not meeting_id or data.get("status") != "in"):
             raise AppError("not_joined", status=409)
         ctx = HandlerContext(

@@ -42,19 +42,48 @@ _ODF = {
 }
 
 
+# Zip bombs: sniffing reads at most MIMETYPE_MAX bytes of one member, and an archive whose
+# members claim to inflate past these bounds is refused (no document we accept does).
+MIMETYPE_MAX = 128
+MAX_ENTRIES = 20_000
+MAX_INFLATED = 2 * 1024**3  # all members together
+MAX_RATIO = 200  # a member's inflated / compressed size, for members over RATIO_FROM bytes
+RATIO_FROM = 16 * 1024 * 1024
+
+
+def _bomb(infos: list[zipfile.ZipInfo]) -> bool:
+    if len(infos) > MAX_ENTRIES or sum(i.file_size for i in infos) > MAX_INFLATED:
+        return True
+    return any(i.file_size > RATIO_FROM and i.file_size > MAX_RATIO * max(i.compress_size, 1) for i in infos)
+
+
 def _zip_kind(data: bytes) -> FileKind | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = z.namelist()
+            infos = z.infolist()
+            if _bomb(infos):
+                return None
+            names = [i.filename for i in infos]
             if "mimetype" in names:
-                kind = _ODF.get(z.read("mimetype").strip())
-                if kind:
-                    return kind
+                info = z.getinfo("mimetype")
+                if info.file_size <= MIMETYPE_MAX:
+                    with z.open(info) as member:  # bounded: the declared size may lie
+                        kind = _ODF.get(member.read(MIMETYPE_MAX).strip())
+                    if kind:
+                        return kind
             if "[Content_Types].xml" in names:
                 for prefix, kind in _OOXML.items():
                     if any(n.startswith(prefix) for n in names):
                         return kind
-    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, NotImplementedError):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ):
         return None
     return ZIP
 

@@ -150,7 +150,7 @@ async def save_bytes(
     limit = max_bytes if max_bytes is not None else settings.upload_max_bytes
     if len(data) > limit:
         raise PayloadTooLarge()
-    kind = sniff(data)
+    kind = await asyncio.to_thread(sniff, data)  # archives are opened: never on the event loop
     if kind is None or kind not in set(allowed):
         raise FileRejected(details={"field": field})
     name = secrets.token_hex(16)

@@ -39,6 +39,7 @@ def login_session(request: Request, user: User) -> None:
 
 
 def logout_session(request: Request) -> None:
+    """Clear this browser's session; ``accounts.end_sessions`` ends every copy of it."""
     request.session.clear()
 
 

@@ -47,8 +47,12 @@ class LiveServer:
 async def start_live_server(settings: Settings, also_on: tuple[str, ...] = ()) -> LiveServer:
     """``also_on``: more local addresses to listen on, same port (e.g. a test namespace's
     link address, tests/support/netns.py)."""
-    app = create_app(settings)
     port = free_port()
+    # Browsers (and tests sending an Origin) connect to Socket.IO from the server's own origin.
+    own = f"http://127.0.0.1:{port}"
+    if own not in settings.allowed_origins:
+        settings.allowed_origins = [*settings.allowed_origins, own]
+    app = create_app(settings)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

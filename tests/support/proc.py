@@ -65,6 +65,7 @@ async def start_server_process(
         "SMO_SECRET_KEY": secret_key,
         "SMO_LOG_LEVEL": "WARNING",
         "SMO_REDIS_PREFIX": redis_prefix,
+        "SMO_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",  # browsers connect from the server's own origin
         **(extra_env or {}),
     }
     if redis_url:

@@ -12,8 +12,6 @@ from server.domain.meeting.chat import MAX_TEXT, send_message
 from server.domain.meeting.events import ParticipantKey
 from server.domain.meeting.room_state import RoomState
 
-CHAT_WINDOW_SECONDS = 10
-
 
 class ChatSend(Message):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
@@ -23,11 +21,7 @@ class ChatSend(Message):
 
 @handler("chat.send", ChatSend)
 async def chat_send(ctx: HandlerContext, msg: ChatSend) -> dict[str, Any]:
-    settings = ctx.runtime.settings
-    await ctx.runtime.limiter.hit(
-        f"chat:{ctx.meeting_id}:{ctx.participant}", settings.chat_messages_per_10s, CHAT_WINDOW_SECONDS
-    )
-
+    # Limited per connection and person by the dispatcher (realtime/meeting/limits.py).
     async def act(session: AsyncSession, state: RoomState) -> list[Any]:
         return await send_message(session, ctx.meeting_id, state, ctx.actor, msg.text, msg.reply_to, msg.to)
 

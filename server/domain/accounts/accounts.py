@@ -9,7 +9,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,6 +125,15 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     if user is None or not ok or not user.is_active:
         raise InvalidCredentials()
     return user
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> None:
+    """Invalidate every session cookie the person holds (logout, a password change, a block):
+    cookies carry the session version they were issued under, and the middleware and the room's
+    handshake accept only the current one."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(session_version=User.session_version + 1)
+    )
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:

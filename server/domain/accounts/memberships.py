@@ -38,6 +38,12 @@ ROLE_NAMES_RU = {
 ROLE_RANK = {Role.member: 0, Role.mo_head: 1, Role.methodist: 2}
 
 
+class InvitationOtherEmail(AppError):
+    """The logged-in account's e-mail is not the one the invitation was sent to."""
+
+    code, status = "invitation_other_email", 403
+
+
 class InvitationInvalid(AppError):
     """Unknown (404), or expired / already used (410) invitation token."""
 
@@ -311,6 +317,9 @@ async def accept_invitation(session: AsyncSession, actor: User | None, token: st
     """
     user = require_login(actor)
     view = await find_invitation(session, token)
+    if normalise_email(user.email) != normalise_email(view.invitation.email):
+        # Bound to the invited address: a forwarded or intercepted link is of no use to others.
+        raise InvitationOtherEmail(email=view.invitation.email)
     now = utcnow()
     # Claim the invitation with a conditional update: of two concurrent accepts, one wins.
     claimed = await session.execute(

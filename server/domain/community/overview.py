@@ -17,7 +17,6 @@ Each figure is one grouped query over all associations (no per-association loop)
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from server.db.models.consultations import Question
 from server.db.models.resources import Resource, ResourceStatus
 from server.domain.accounts.permissions import require_admin
 from server.domain.year.plans import current_school_year, school_year_label
+from server.spreadsheet import csv_text, safe_row
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 MONTHS = ["Сен", "Окт", "Ноя", "Дек", "Янв", "Фев", "Мар", "Апр", "Май", "Июн", "Июл", "Авг"]
@@ -251,18 +251,13 @@ def sort_rows(rows: list[OverviewRow], key: str, descending: bool) -> list[Overv
 
 
 def _cells(row: OverviewRow) -> list[Any]:
-    return [row.value(k) if row.value(k) is not None else "" for k, _ in COLUMNS]
+    return safe_row(row.value(k) if row.value(k) is not None else "" for k, _ in COLUMNS)
 
 
 def overview_csv(ov: Overview) -> bytes:
     """UTF-8 with a BOM (so that Excel opens Cyrillic correctly), comma-separated."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([title for _, title in COLUMNS])
-    for row in ov.rows:
-        writer.writerow(_cells(row))
-    writer.writerow(_cells(ov.totals))
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    table = [[title for _, title in COLUMNS], *(_cells(row) for row in ov.rows), _cells(ov.totals)]
+    return csv_text(table, delimiter=",").encode("utf-8")
 
 
 def overview_xlsx(ov: Overview) -> bytes:
@@ -287,7 +282,7 @@ def overview_xlsx(ov: Overview) -> bytes:
     months = wb.create_sheet("По месяцам")
     months.append(["Месяц", "Проведено заседаний"])
     for label, n in ov.months:
-        months.append([label, n])
+        months.append(safe_row([label, n]))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

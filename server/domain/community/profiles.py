@@ -8,7 +8,9 @@ position, subjects, experience, category, courses or photo). Anonymous visitors 
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
@@ -200,6 +202,20 @@ async def photo_for(session: AsyncSession, viewer: User | None, user_id: int) ->
     return stored
 
 
+_DECODING = threading.BoundedSemaphore(2)  # decoded pixels take memory: two photos at a time
+
+
+async def decode_in_thread(data: bytes) -> tuple[bytes, str]:
+    """``reencode_photo`` in a worker thread (a large image takes the CPU for a while), at most
+    two at a time in this process."""
+
+    def bounded() -> tuple[bytes, str]:
+        with _DECODING:
+            return reencode_photo(data)
+
+    return await asyncio.to_thread(bounded)
+
+
 def reencode_photo(data: bytes) -> tuple[bytes, str]:
     """Decode the image and write it anew: ≤ 512×512, no metadata (EXIF, text chunks, ICC),
     PNG when it has transparency, JPEG otherwise. Returns (bytes, extension)."""
@@ -212,6 +228,8 @@ def reencode_photo(data: bytes) -> tuple[bytes, str]:
             with Image.open(io.BytesIO(data)) as img:
                 if img.width * img.height > PHOTO_MAX_PIXELS:
                     raise FileRejected(details={"field": "photo"})
+                if img.format == "JPEG":  # decode at a reduced scale: the result is ≤ 512 px anyway
+                    img.draft("RGB", (PHOTO_MAX_SIDE * 2, PHOTO_MAX_SIDE * 2))
                 img.seek(0)
                 img.load()
                 picture = ImageOps.exif_transpose(img)
@@ -258,11 +276,14 @@ async def update_profile(
     user: User | None,
     data: ProfileInput,
     *,
-    photo: bytes | None = None,
+    photo: tuple[bytes, str] | None = None,
     photo_name: str = "photo",
     remove_photo: bool = False,
 ) -> MemberProfile:
-    """Save the acting user's own profile (there is no way to edit someone else's)."""
+    """Save the acting user's own profile (there is no way to edit someone else's).
+
+    ``photo`` is already re-encoded (``await decode_in_thread(data)``: (bytes, extension)).
+    """
     user = require_login(user)
     person = await session.get(User, user.id)
     if person is None:
@@ -281,7 +302,7 @@ async def update_profile(
     profile.category_date = data.category_date if data.category != QualificationCategory.none else None
     profile.updated_at = utcnow()
     if photo is not None:
-        encoded, ext = reencode_photo(photo)
+        encoded, ext = photo
         stem = photo_name.rsplit(".", 1)[0] or "photo"
         stored = await save_bytes(
             session, settings, encoded, filename=f"{stem}.{ext}", allowed=IMAGES, user=person, field="photo"

@@ -20,6 +20,7 @@ from server.db.models.documents import MeetingDocument
 from server.domain.accounts.permissions import can_join_meeting, require_login
 from server.domain.meeting import documents
 from server.domain.meeting.doc_text import Block, blocks_markdown, document_blocks
+from server.domain.protocol.text import printable
 from server.errors import Forbidden, NotFound
 
 
@@ -72,8 +73,8 @@ def export_docx(meeting: Meeting, item: ReadableDocument) -> bytes:
     style = docx.styles["Normal"]
     style.font.name = "Times New Roman"
     style.font.size = Pt(12)
-    docx.add_heading(item.document.title, level=1)
-    docx.add_paragraph().add_run(meeting.title).italic = True
+    docx.add_heading(printable(item.document.title), level=1)
+    docx.add_paragraph().add_run(printable(meeting.title)).italic = True
     for block in item.blocks:
         if block.kind == "heading":
             paragraph = docx.add_heading(level=min(block.level + 1, 9))
@@ -89,7 +90,7 @@ def export_docx(meeting: Meeting, item: ReadableDocument) -> bytes:
         else:
             paragraph = docx.add_paragraph()
         for text, marks in block.runs:
-            run = paragraph.add_run(text)
+            run = paragraph.add_run(printable(text))
             run.bold = "strong" in marks or None
             run.italic = "em" in marks or None
             if "code" in marks or block.kind == "code":
@@ -97,7 +98,7 @@ def export_docx(meeting: Meeting, item: ReadableDocument) -> bytes:
             link = marks.get("link")
             if isinstance(link, dict) and link.get("href"):
                 run.underline = True
-                paragraph.add_run(f" ({link['href']})")
+                paragraph.add_run(printable(f" ({link['href']})"))
     out = io.BytesIO()
     docx.save(out)
     return out.getvalue()

@@ -18,7 +18,7 @@ from pycrdt import Doc
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import AgendaItem, Meeting
+from server.db.models import AgendaItem, Meeting, MeetingStatus
 from server.db.models.documents import DocSnapshot, DocumentKind, DocUpdate, EditPolicy, MeetingDocument
 from server.domain.meeting.doc_text import document_markdown
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
@@ -105,16 +105,27 @@ async def list_documents(session: AsyncSession, meeting_id: int) -> list[Meeting
     return list(rows)
 
 
+async def meeting_closed(session: AsyncSession, meeting_id: int) -> bool:
+    """Whether the meeting is over (ended or cancelled): its documents are then only read."""
+    status = await session.scalar(select(Meeting.status).where(Meeting.id == meeting_id))
+    if status is None:
+        raise DocumentNotFound()
+    return status in (MeetingStatus.ended, MeetingStatus.cancelled)
+
+
 async def ensure_default_documents(session: AsyncSession, meeting_id: int) -> list[MeetingDocument]:
     """The notes and one draft decision per agenda item exist (idempotent).
 
     Takes the meeting row's lock first (SQLite: the transaction already holds the write lock),
-    so two processes opening the documents at once create them once.
+    so two processes opening the documents at once create them once. An ended or cancelled
+    meeting gets nothing new: its documents are only read (``readable_documents``).
     """
     meeting = await session.scalar(select(Meeting).where(Meeting.id == meeting_id).with_for_update())
     if meeting is None:
         raise DocumentNotFound()
     docs = await list_documents(session, meeting_id)
+    if meeting.status in (MeetingStatus.ended, MeetingStatus.cancelled):
+        return docs
     items = list(
         await session.scalars(
             select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position)

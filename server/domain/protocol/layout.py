@@ -6,13 +6,12 @@ the same thing by construction. The order and wording follow PROTOCOL.md §1.
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 from server.domain.protocol import russian as ru
 from server.domain.protocol.model import Decision, Item, PollReport, Protocol, Speech
+from server.domain.protocol.text import clean_block
 
 BlockKind = Literal[
     "text", "heading", "requisites", "signature", "table", "break", "gap", "attachment_mark", "image"
@@ -35,21 +34,6 @@ def _t(text: str, bold: bool = False) -> Block:
 
 
 GAP = Block("gap")
-# Characters XML 1.0 cannot carry (DOCX would refuse them); chat text may contain them.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _clean(b: Block) -> Block:
-    if not (
-        _UNSAFE.search(b.text) or _UNSAFE.search(b.right) or any(_UNSAFE.search(c) for r in b.rows for c in r)
-    ):
-        return b
-    return dataclasses.replace(
-        b,
-        text=_UNSAFE.sub("", b.text),
-        right=_UNSAFE.sub("", b.right),
-        rows=tuple(tuple(_UNSAFE.sub("", c) for c in r) for r in b.rows),
-    )
 
 
 def number_line(protocol: Protocol) -> str:
@@ -272,4 +256,4 @@ def protocol_blocks(p: Protocol) -> list[Block]:
             Block("attachment_mark", f"Приложение {n}", right=f"к протоколу от {number_line(p)}"),
         ]
         out += [GAP, *body]
-    return [_clean(b) for b in out]
+    return [clean_block(b) for b in out]

@@ -12,6 +12,7 @@ from html import escape
 
 from server.domain.protocol.layout import Block, protocol_blocks
 from server.domain.protocol.model import Protocol
+from server.domain.protocol.text import clean_block, printable
 
 REQUISITE_WIDTH = 43
 SIGNATURE_WIDTH = 15
@@ -20,7 +21,9 @@ FONT_STACK = '"Times New Roman", "Liberation Serif", "DejaVu Serif", serif'
 
 
 def _blocks(p: Protocol | list[Block]) -> list[Block]:
-    return p if isinstance(p, list) else protocol_blocks(p)
+    """The blocks to draw, every text made printable (server/domain/protocol/text.py)."""
+    blocks = p if isinstance(p, list) else protocol_blocks(p)
+    return [clean_block(b) for b in blocks]
 
 
 # --- plain text (the golden tests compare this) ----------------------------------------------
@@ -134,7 +137,7 @@ def render_html(protocol: Protocol | list[Block], *, document: bool = True, titl
 def render_pdf(protocol: Protocol | list[Block], *, title: str = "Протокол") -> bytes:
     from server.domain.protocol.pdf_render import build_pdf
 
-    return build_pdf(_blocks(protocol), title=title)
+    return build_pdf(_blocks(protocol), title=printable(title))
 
 
 # --- DOCX (python-docx) -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from reportlab.platypus import Paragraph
 
 from server.domain.protocol.pdf_render import _fonts
 from server.domain.protocol.russian import date_text
+from server.domain.protocol.text import printable
 from server.domain.year.competitions import CertificateData
 
 ROMAN = {1: "I", 2: "II", 3: "III"}
@@ -41,8 +42,8 @@ def render_certificate(data: CertificateData) -> bytes:
     buf = io.BytesIO()
     title, subtitle = certificate_heading(data)
     canvas = Canvas(buf, pagesize=(width, height))
-    canvas.setTitle(f"{title} {subtitle} — {data.full_name}")
-    canvas.setAuthor(data.association_name)
+    canvas.setTitle(printable(f"{title} {subtitle} — {data.full_name}"))
+    canvas.setAuthor(printable(data.association_name))
 
     canvas.setStrokeColor(ACCENT)
     canvas.setLineWidth(3)
@@ -57,7 +58,7 @@ def render_certificate(data: CertificateData) -> bytes:
         style = ParagraphStyle(
             "p", fontName=font, fontSize=size, leading=size * 1.25, alignment=TA_CENTER, textColor=color
         )
-        p = Paragraph(escape(text), style)
+        p = Paragraph(escape(printable(text)), style)
         avail = width - 60 * mm
         _, h = p.wrap(avail, height)
         p.drawOn(canvas, 30 * mm, y - h)

@@ -7,9 +7,9 @@ approved meeting protocols (which keep their own versions on /protocols/{id}).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from server.db.models.protocols import MeetingProtocol
 from server.domain.accounts.associations import MAX_ID, get_association
 from server.domain.accounts.permissions import require_login, require_member, require_methodist
 from server.domain.protocol.layout import Block
+from server.domain.protocol.text import printable
 from server.domain.year.library import publish_version
 from server.errors import NotFound
 from server.files import Upload, save_upload
@@ -36,6 +37,12 @@ class RegulationTextInput(BaseModel):
 
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000)]
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+    @field_validator("text", "note", mode="before")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        """Control characters are dropped (PostgreSQL refuses NUL; DOCX and PDF the others)."""
+        return printable(value) if isinstance(value, str) else value
 
 
 class RegulationFileInput(BaseModel):

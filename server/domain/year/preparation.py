@@ -26,8 +26,6 @@ Mail never leaves from a request: rows in the durable outbox do the work.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -80,6 +78,7 @@ from server.files import DOCUMENTS, Upload, save_upload
 from server.i18n import translate
 from server.mail.outbox import Attachment, Mail, enqueue, enqueue_mail
 from server.settings import Settings
+from server.spreadsheet import csv_text
 from server.workers import job_handler, wake_outbox
 
 if TYPE_CHECKING:
@@ -234,22 +233,15 @@ async def registrations(
     return meeting, out
 
 
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas («=», «+», «-», «@» at the start of a cell)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def registrations_csv(rows: list[RegistrationRow]) -> bytes:
     """UTF-8 with BOM and «;» between cells: what a Russian-locale spreadsheet opens as is."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["№", "ФИО", "Образовательная организация", "Должность", "E-mail", "Дата регистрации"])
+    table: list[list[Any]] = [
+        ["№", "ФИО", "Образовательная организация", "Должность", "E-mail", "Дата регистрации"]
+    ]
     for r in rows:
         when = ru.moscow(r.registered_at).strftime("%d.%m.%Y %H:%M")
-        writer.writerow(
-            [r.number, _cell(r.full_name), _cell(r.school), _cell(r.position), _cell(r.email), when]
-        )
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        table.append([r.number, r.full_name, r.school, r.position, r.email, when])
+    return csv_text(table).encode("utf-8")
 
 
 @dataclass

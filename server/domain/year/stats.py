@@ -16,8 +16,6 @@ table shows all of them and the ranking is Σ weight × value.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -49,6 +47,7 @@ from server.domain.year.activity import Metric, activity_metric, member_activity
 from server.domain.year.plans import current_school_year, school_year_label
 from server.errors import NotFound
 from server.i18n import translate
+from server.spreadsheet import csv_text
 
 # The event types the statistics read (everything else in the log is irrelevant to them).
 _TYPES = (
@@ -424,19 +423,17 @@ def formula_words(table_metrics: list[Metric], locale: str = "ru") -> str:
 
 def csv_bytes(table: ActivityTable, locale: str = "ru") -> bytes:
     """The table as CSV for Excel: UTF-8 with a BOM, «;» between fields, decimal commas (ru)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     head = [translate(k, locale) for k in ("stats.col.name", "stats.col.organisation", "stats.col.role")]
     head += [metric_label(m, locale) for m in table.metrics]
     head += [translate("stats.col.score", locale), translate("stats.col.rank", locale)]
-    writer.writerow(head)
+    rows: list[list[str]] = [head]
     for r in sorted(table.rows, key=lambda r: (r.rank == 0, r.rank, r.full_name.casefold(), r.user_id)):
-        writer.writerow(
+        rows.append(
             [r.full_name, r.organisation, translate(f"stats.role.{r.role.value}", locale)]
             + [number_text(r.values.get(m.key, 0.0), locale) for m in table.metrics]
             + [number_text(r.score, locale), str(r.rank) if r.rank else ""]
         )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_text(rows).encode("utf-8")
 
 
 def default_year(requested: str | None) -> int:

@@ -93,6 +93,41 @@ def login_email_key(email: str) -> str:
     return "login:email:" + hashlib.sha256(accounts.normalise_email(email).encode()).hexdigest()[:32]
 
 
+def login_pair_key(ip: str, email: str) -> str:
+    return f"login:pair:{ip}:" + login_email_key(email).rpartition(":")[2]
+
+
+class LoginThrottle:
+    """Failed logins are counted per address, per account, and per account from one address.
+
+    The attacker is throttled, not the owner: an address past its own limit is refused; an
+    account past its limit is refused only to addresses that have failed on it in the window,
+    so the owner, typing the right password from an address without failures, still gets in
+    (and is told how many failed attempts there were). An attacker spreading guesses over many
+    addresses gets one guess per address per window on a locked account.
+    """
+
+    def __init__(self, limiter: Any, attempts: int, window: int) -> None:
+        self.limiter, self.attempts, self.window = limiter, attempts, window
+
+    async def check(self, ip: str, email: str) -> int:
+        """Raise RateLimited for a throttled address; else the account's failures so far."""
+        if await self.limiter.count(login_ip_key(ip), self.window) >= self.attempts * IP_LIMIT_FACTOR:
+            raise RateLimited(retry_after=self.window)
+        failures = int(await self.limiter.count(login_email_key(email), self.window))
+        if failures >= self.attempts and await self.limiter.count(login_pair_key(ip, email), self.window):
+            raise RateLimited(retry_after=self.window)
+        return failures
+
+    async def failed(self, ip: str, email: str) -> None:
+        for key in (login_ip_key(ip), login_email_key(email), login_pair_key(ip, email)):
+            await self.limiter.add(key, self.window)
+
+    async def succeeded(self, ip: str, email: str) -> None:
+        await self.limiter.reset(login_pair_key(ip, email), self.window)
+        await self.limiter.reset(login_email_key(email), self.window)
+
+
 def safe_next(value: Any, default: str = "/") -> str:
     """Only a relative path on this site: no scheme, no host, no backslash tricks."""
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
@@ -205,24 +240,34 @@ async def login_submit(request: Request) -> Response:
     try:
         form = validate(LoginForm, values)
         ip = request.client.host if request.client else "unknown"
-        email_key = login_email_key(form.email)
-        window = settings.login_window_seconds
-        await runtime.limiter.hit(login_ip_key(ip), settings.login_attempts * IP_LIMIT_FACTOR, window)
-        await runtime.limiter.hit(email_key, settings.login_attempts, window)
+        throttle = LoginThrottle(runtime.limiter, settings.login_attempts, settings.login_window_seconds)
+        failures = await throttle.check(ip, form.email)
         async with runtime.db.read() as s:
-            user = await accounts.authenticate(s, form.email, form.password)
+            try:
+                user = await accounts.authenticate(s, form.email, form.password)
+            except accounts.InvalidCredentials:
+                await throttle.failed(ip, form.email)
+                raise
     except RateLimited as exc:
         headers = {"Retry-After": str(exc.params.get("retry_after", settings.login_window_seconds))}
         return form_failure(request, "accounts/accounts/login.html", context, exc, headers)
     except (ValidationFailed, accounts.InvalidCredentials) as exc:
         return form_failure(request, "accounts/accounts/login.html", context, exc)
-    await runtime.limiter.reset(email_key, window)
+    await throttle.succeeded(ip, form.email)
     login_session(request, user)
+    if failures:
+        put_flash(
+            request, "warning", translate("accounts.login.failed_attempts", user.locale, count=failures)
+        )
     return redirect(safe_next(form.next))
 
 
 async def logout(request: Request) -> Response:
     await read_form(request)
+    user = current_user(request)
+    if user is not None:
+        async with request.app.state.runtime.db.transaction() as s:
+            await accounts.end_sessions(s, user.id)
     logout_session(request)
     return redirect("/login")
 

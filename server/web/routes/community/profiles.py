@@ -179,13 +179,15 @@ async def profile_edit(request: Request) -> Response:
         )
         data = parse_profile_form(values)
         photo = uploads.get("photo")
+        # Decoded in a worker thread before the transaction (no database lock held meanwhile).
+        encoded = await prof.decode_in_thread(photo.data) if photo else None
         async with _db(request).transaction() as s:
             await prof.update_profile(
                 s,
                 runtime.settings,
                 current_user(request),
                 data,
-                photo=photo.data if photo else None,
+                photo=encoded,
                 photo_name=photo.filename if photo else "photo",
                 remove_photo=bool(values.get("remove_photo")),
             )

@@ -7,8 +7,6 @@ GET /meetings/{id}/polls/{poll_id}/votes.csv    who voted what (named polls only
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 
 from starlette.requests import Request
@@ -19,23 +17,13 @@ from server.db.models.polls import PollStatus
 from server.domain.meeting.poll_exports import poll_results, poll_votes, readable_poll
 from server.domain.meeting.polls import is_overdue
 from server.i18n import translate
+from server.spreadsheet import csv_text
 from server.web.auth import current_user, request_locale
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def csv_response(rows: Iterable[Iterable[object]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
     return Response(
-        "\ufeff" + buffer.getvalue(),
+        csv_text([str(v) for v in row] for row in rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

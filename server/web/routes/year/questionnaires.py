@@ -18,8 +18,6 @@ POST /questionnaires/{id}/report/publish | /plan
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -42,6 +40,7 @@ from server.domain.year import questionnaires as dq
 from server.domain.year.plans import current_school_year, school_year_label
 from server.errors import AppError, Conflict, ValidationFailed
 from server.i18n import translate
+from server.spreadsheet import csv_text
 from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
 from server.web.panels import panel
@@ -513,12 +512,8 @@ async def results_csv(request: Request) -> Response:
     qid = request.path_params["id"]
     async with _db(request).read() as s:
         q, rows = await dq.export_rows(s, current_user(request), qid)
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerows(rows)
     headers = {"Content-Disposition": _disposition(f"Анкета {q.id} — ответы", "csv", f"questionnaire-{q.id}")}
-    return Response(buffer.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(csv_text(rows).encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 async def _report(request: Request) -> dq.ReportFiles:
