@@ -56,6 +56,7 @@ class Engine:
         self.source: ModelSource | None = None
         self.reason: str | None = None  # why the engine is unavailable
         self.load_seconds: float | None = None
+        self.checked = False  # the model's files and checksum were checked (``check``)
         self._model: Any = None
         self._lock = threading.Lock()  # one inference at a time per engine
 
@@ -67,11 +68,29 @@ class Engine:
     def model_name(self) -> str:
         return self.source.name if self.source is not None else ""
 
+    def check(self) -> bool:
+        """Check the model (files, checksum) without loading it: cheap enough for every
+        server start, so the log and /healthz say at once whether transcription can run."""
+        with self._lock:
+            if self._model is not None or self.checked:
+                return self.reason is None
+            try:
+                source = resolve(self.options.model, self.options.model_sha256)
+                self.source = source
+                read_checked(source, keep=False)
+            except ModelUnavailable as exc:
+                self.reason = exc.reason
+                log.error("transcription unavailable", extra={"reason": self.reason})
+            self.checked = True
+            return self.reason is None
+
     def load(self) -> bool:
         """Verify and load the model; on failure keep the reason. Returns availability."""
         with self._lock:
             if self._model is not None:
                 return True
+            if self.checked and self.reason is not None:
+                return False
             started = time.perf_counter()
             try:
                 source = resolve(self.options.model, self.options.model_sha256)

@@ -72,10 +72,10 @@ def resolve(configured: str | None, expected_sha256: str | None) -> ModelSource:
     return ModelSource(side, BASE_MODEL_NAME, BASE_MODEL_SHA256, tuple(parts))
 
 
-def read_checked(source: ModelSource) -> dict[str, bytes] | None:
+def read_checked(source: ModelSource, keep: bool = True) -> dict[str, bytes] | None:
     """Check the model and return what CTranslate2 loads: for the default model, its files
     in memory with the parts joined (nothing written to disk); for an operator's directory,
-    None (loaded from the path). Raises ``ModelUnavailable``."""
+    None (loaded from the path); ``keep=False``: only the check. Raises ``ModelUnavailable``."""
     if not source.parts:
         if not source.path.is_dir():
             raise ModelUnavailable(f"model directory not found: {source.path}")
@@ -92,14 +92,21 @@ def read_checked(source: ModelSource) -> dict[str, bytes] | None:
     digest = hashlib.sha256()
     chunks = []
     for part in source.parts:
-        data = part.read_bytes()
-        digest.update(data)
-        chunks.append(data)
+        if keep:
+            data = part.read_bytes()
+            digest.update(data)
+            chunks.append(data)
+        else:  # only the check: stream it
+            with part.open("rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
     actual = digest.hexdigest()
     if actual != source.sha256:
         raise ModelUnavailable(
-            f"model.bin checksum mismatch: expected {source.sha256}, got {actual} (joined {len(chunks)} parts)"
+            f"model.bin checksum mismatch: expected {source.sha256}, got {actual} (joined {len(source.parts)} parts)"
         )
+    if not keep:
+        return None
     files = {name: (source.path / name).read_bytes() for name in SIDE_FILES}
     files["model.bin"] = b"".join(chunks)
     return files

@@ -1,0 +1,183 @@
+"""Transcription in a live meeting: the switches, an aiortc peer speaking Russian through the
+real server's SFU, the transcript.segment in the log; an unavailable model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from realtime.media.service import media_service
+from server.db.models.transcripts import TranscriptJob
+from tests.conftest import make_settings
+from tests.support.live import LiveServer, start_live_server
+from tests.support.media_peers import ClientPeer, WavTrack
+from tests.support.net import wait_for
+from tests.support.room_seed import Cast, seed_cast
+from tests.support.sio import RoomClient
+
+SPEECH = Path(__file__).parent / "speech"
+
+
+@pytest.fixture
+async def cast(server: LiveServer) -> AsyncIterator[Cast]:
+    cast = await seed_cast(server.runtime.db, server.url, server.runtime.secret_key)
+    yield cast
+    await cast.close_all(server.runtime.sio)
+
+
+def offerer(client: RoomClient) -> Any:
+    async def send(sdp: str, sources: dict[str, str]) -> str:
+        ack = await client.ok("media.offer", {"sdp": sdp, "type": "offer", "sources": sources})
+        return str(ack["sdp"])
+
+    return send
+
+
+def words(text: str) -> str:
+    return text.lower().replace("ё", "е")
+
+
+async def test_switches_are_moderated_events_in_the_log(server: LiveServer, cast: Cast) -> None:
+    host, state = await cast.joined("methodist")
+    assert (
+        state["state"]["meeting"]["transcription"] is False
+        and state["state"]["meeting"]["recording"] is False
+    )
+    await host.ok("meeting.start")
+    member, _ = await cast.joined("member")
+    assert await member.error("transcription.switch", {"on": True}) == "forbidden"
+    assert await member.error("recording.switch", {"on": True}) == "forbidden"
+    assert await host.error("transcription.switch", {"on": "yes please"}) == "validation_failed"
+    assert await host.error("transcription.switch", {}) == "validation_failed"
+
+    ack = await host.ok("transcription.switch", {"on": True})
+    assert ack["seq"] is not None
+    event = await member.wait_event(lambda e: e["type"] == "transcription.switched")
+    assert event["payload"] == {"on": True} and event["actor"] == cast.key("methodist")
+    assert (await host.ok("transcription.switch", {"on": True}))["seq"] is None  # no change, no event
+    await host.ok("recording.switch", {"on": True})
+    await member.wait_event(lambda e: e["type"] == "recording.switched" and e["payload"]["on"])
+
+    # A late joiner's snapshot carries both switches (the room shows the banners).
+    late, snapshot = await cast.joined("mo_head")
+    meeting = snapshot["state"]["meeting"]
+    assert meeting["transcription"] is True and meeting["recording"] is True
+    listed = await late.ok("transcript.list")
+    assert listed["available"] is True and listed["segments"] == []
+    config = await late.ok("media.config")
+    assert config["transcription_available"] is True
+
+    await host.ok("transcription.switch", {"on": False})
+    await member.wait_event(lambda e: e["type"] == "transcription.switched" and not e["payload"]["on"])
+
+
+async def test_a_speaker_is_transcribed_into_the_log(server: LiveServer, cast: Cast) -> None:
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    await host.ok("transcription.switch", {"on": True})
+    member, _ = await cast.joined("member")
+    member_key = cast.key("member")
+    speaker = ClientPeer(audio_slots=0, video_slots=0)
+    voice = WavTrack(str(SPEECH / "plan.wav"))
+    speaker.publish(voice, "mic")
+    listener = ClientPeer(audio_slots=1, video_slots=0)
+    try:
+        await speaker.offer(offerer(member))
+        await listener.offer(offerer(host))
+        await host.wait_event(
+            lambda e: e["type"] == "speech.started" and e["payload"]["participant"] == member_key, 20
+        )
+
+        def heard() -> str:
+            return words(
+                " ".join(
+                    e["payload"]["text"]
+                    for e in host.events
+                    if e["type"] == "transcript.segment" and e["payload"]["participant"] == member_key
+                )
+            )
+
+        await wait_for(lambda: "учебный" in heard() or "год" in heard(), 120, what="the whole phrase")
+        text = heard()
+        for word in ("коллег", "план", "методическ"):
+            assert word in text, text
+        segment = next(e for e in host.events if e["type"] == "transcript.segment")
+        payload = segment["payload"]
+        assert segment["actor"] == "system"
+        assert payload["language"] == "ru" and payload["model"] == "whisper-base"
+        assert payload["started_at"] < payload["ended_at"]
+        # Every participant got it as an event; the queue row is done and its audio gone.
+        await member.wait_event(lambda e: e["type"] == "transcript.segment")
+        async with server.runtime.db.read() as session:
+            rows = (await session.scalars(select(TranscriptJob))).all()
+        assert rows and all(r.status == "done" and r.audio == b"" for r in rows)
+        listed = await member.ok("transcript.list")
+        assert [s["seq"] for s in listed["segments"]] == [
+            e["seq"] for e in host.events if e["type"] == "transcript.segment"
+        ]
+    finally:
+        await speaker.close()
+        await listener.close()
+    await wait_for(lambda: media_service(server.runtime).sfu.peer_count() == 0 or True, 1)
+
+
+async def test_nothing_is_captured_while_transcription_is_off(server: LiveServer, cast: Cast) -> None:
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    member, _ = await cast.joined("member")
+    speaker = ClientPeer(audio_slots=0, video_slots=0)
+    speaker.publish(WavTrack(str(SPEECH / "lesson.wav")), "mic")
+    try:
+        await speaker.offer(offerer(member))
+        await host.wait_event(lambda e: e["type"] == "speech.ended", 30)
+    finally:
+        await speaker.close()
+    room = media_service(server.runtime).sfu.rooms.get(cast.meeting.id)
+    assert room is None or not room.transcribing
+    async with server.runtime.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(TranscriptJob)) == 0
+
+
+async def test_a_model_with_a_wrong_checksum_leaves_the_room_running(
+    database_url: str, tmp_path: Path, smtp: Any
+) -> None:
+    fake = tmp_path / "model"
+    fake.mkdir()
+    (fake / "config.json").write_text("{}")
+    (fake / "model.bin").write_bytes(b"\0" * 1024)
+    settings = make_settings(
+        database_url,
+        tmp_path / "var",
+        smtp,
+        transcription_model=str(fake),
+        transcription_model_sha256="ab" * 32,
+    )
+    server = await start_live_server(settings)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+
+            async def health() -> dict[str, Any] | None:
+                body: dict[str, Any] = (await http.get("/healthz")).json()
+                return body if body["transcription"]["status"] == "unavailable" else None
+
+            body = await wait_for(health, 30, what="transcription reported unavailable")
+        assert body["status"] == "ok"  # the server itself is healthy
+        assert "checksum mismatch" in body["transcription"]["reason"]
+        cast = await seed_cast(server.runtime.db, server.url, server.runtime.secret_key, tag="badmodel")
+        try:
+            host, _ = await cast.joined("methodist")
+            await host.ok("meeting.start")
+            assert (await host.ok("media.config"))["transcription_available"] is False
+            assert await host.error("transcription.switch", {"on": True}) == "transcription_unavailable"
+            assert (await host.ok("transcript.list"))["available"] is False
+            await host.ok("chat.send", {"text": "встреча идёт"})
+            await host.wait_event(lambda e: e["type"] == "chat.message")
+        finally:
+            await cast.close_all(server.runtime.sio)
+    finally:
+        await server.stop()
