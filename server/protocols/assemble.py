@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from server.domain.meeting_log import LoggedEvent
+from server.domain.protocol import transcript
 from server.protocols import russian as ru
 from server.protocols.edits import apply_edits
 from server.protocols.fold import LogState, Person, Poll, as_int, fold_log, merged_seconds, number_list
@@ -248,6 +249,7 @@ def assemble_protocol(
             notes.append(f"Голосование {ru.quoted(poll.question)} не завершено.")
     if not state.people:
         notes.append("К заседанию никто не подключался.")
+    notes += transcript.transcript_notes(events, names)
 
     day = meeting.protocol_date
     if day is None and start is not None:
@@ -271,7 +273,11 @@ def assemble_protocol(
         quorum=quorum,
         agenda_approved=bool(entries),
         agenda=tuple(a.title for a in entries),
-        items=_items(meeting, state, names, full_names, form),
+        items=transcript.with_spoken_words(
+            _items(meeting, state, names, full_names, form),
+            transcript.spoken_words(events, entries),
+            entries,
+        ),
         attendance=tuple(attendance),
         chat=tuple(ChatLine(c.at, names.get(c.participant, c.participant), c.text) for c in state.chat),
         documents=tuple(SharedDocument(d, t, x) for d, (t, x) in sorted(state.documents.items())),
@@ -280,5 +286,7 @@ def assemble_protocol(
         started=start,
         ended=end,
         presence_share=presence_share,
+        stenogram=transcript.stenogram(events, names),
+        recording_line=transcript.recording_line(events),
     )
     return apply_edits(protocol, edits) if edits else protocol

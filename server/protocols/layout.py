@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from server.domain.protocol.transcript import stenogram_lines
 from server.protocols import russian as ru
 from server.protocols.model import Decision, Item, PollReport, Protocol, Speech
 
@@ -196,7 +197,10 @@ def protocol_blocks(p: Protocol) -> list[Block]:
             f"{g.short_name} — {g.organisation}" if g.organisation else g.short_name for g in p.guests
         )
         out.append(_t(f"Приглашенные: {guests}"))
-    out += [_t(_quorum_line(p)), GAP, _t("ПОВЕСТКА ДНЯ:", bold=True)]
+    out.append(_t(_quorum_line(p)))
+    if p.recording_line:
+        out.append(_t(p.recording_line))
+    out += [GAP, _t("ПОВЕСТКА ДНЯ:", bold=True)]
     if p.agenda_approved:
         out += [_t(f"{n}. {title}") for n, title in enumerate(p.agenda, start=1)]
     else:
@@ -220,6 +224,11 @@ def protocol_blocks(p: Protocol) -> list[Block]:
         chat = [Block("heading", "СТЕНОГРАММА ЧАТА", bold=True)]
         chat += [_t(f"{ru.time_text(c.at)} {c.short_name}: {c.text}") for c in p.chat]
         attachments.append(("Стенограмма чата", chat))
+    if p.stenogram:
+        body = [Block("heading", "СТЕНОГРАММА ВЫСТУПЛЕНИЙ", bold=True)]
+        body += [_t("Автоматическая расшифровка; время московское.")]
+        body += [_t(line) for line in stenogram_lines(p.stenogram)]
+        attachments.append(("Стенограмма выступлений", body))
     out.append(
         _t("Приложения: " + " ".join(f"{n}. {ru.sentence(t)}" for n, (t, _) in enumerate(attachments, 1)))
     )

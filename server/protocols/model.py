@@ -160,6 +160,15 @@ class ChatLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """A line of the стенограмма: one transcribed segment."""
+
+    started_at: datetime
+    short_name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SharedDocument:
     doc_id: int
     title: str
@@ -189,3 +198,7 @@ class Protocol:
     ended: datetime | None
     presence_share: float
     edited_keys: tuple[str, ...] = field(default=())
+    # Transcription (server/domain/protocol/transcript.py): the стенограмма attachment, and
+    # «Велась аудиозапись и автоматическая расшифровка выступлений» when it was on.
+    stenogram: tuple[TranscriptLine, ...] = field(default=())
+    recording_line: str = ""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Association, Meeting, MeetingEvent
+from server.db.models import Association, Meeting, MeetingEvent, MeetingStatus
 from server.db.models.transcripts import TranscriptJob
 from server.db.types import utcnow
 from server.domain.meeting_log import LoggedEvent, append_events
@@ -154,6 +154,36 @@ async def _finish(session: AsyncSession, job_id: int, status: str, error: str = 
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
+async def _reassemble_when_last(session: AsyncSession, job: ClaimedSpeech) -> None:
+    """The last queued segment of an ended meeting is logged: its protocol draft is assembled
+    again (a durable job; an approved protocol is left as it is)."""
+    from server.domain.protocols import ASSEMBLE_JOB
+    from server.mail.outbox import enqueue
+
+    meeting = await session.get(Meeting, job.meeting_id)
+    if meeting is None or meeting.status not in (MeetingStatus.ended,):
+        return
+    if await pending_count(session, job.meeting_id):
+        return
+    key = f"{ASSEMBLE_JOB}:{job.meeting_id}:transcript:{job.id}"
+    await enqueue(session, ASSEMBLE_JOB, key, {"meeting_id": job.meeting_id})
+
+
+async def wait_for_transcript(session: AsyncSession, meeting_id: int, wait_seconds: float) -> None:
+    """For the protocol job: raise ``Deferred`` while the meeting's speech is still queued,
+    up to ``wait_seconds`` after the meeting ended; then fail what is left (the protocol's
+    ПРИМЕЧАНИЯ name it) so the draft is assembled without it."""
+    from server.workers import Deferred
+
+    if not await pending_count(session, meeting_id):
+        return
+    meeting = await session.get(Meeting, meeting_id)
+    ended = (meeting.ended_at if meeting is not None else None) or utcnow()
+    if utcnow() < ended + timedelta(seconds=wait_seconds):
+        raise Deferred(2.0)
+    await give_up_pending(session, meeting_id)
+
+
 async def complete(
     session: AsyncSession, job: ClaimedSpeech, text: str, language: str, model: str
 ) -> list[LoggedEvent]:
@@ -161,6 +191,7 @@ async def complete(
     the same transaction. Nothing when another transcriber got there first."""
     if not await _finish(session, job.id, "done"):
         return []
+    await _reassemble_when_last(session, job)
     text = text.strip()[:20_000]
     if not text:
         return []
@@ -181,6 +212,8 @@ async def fail(
     """The row cannot be transcribed: ``transcript.failed`` names it (the meeting goes on)."""
     if not await _finish(session, job.id, "failed", detail or reason):
         return []
+    if reason != "not_transcribed_in_time":
+        await _reassemble_when_last(session, job)
     payload = {
         "participant": job.participant,
         "started_at": job.started_at,
@@ -215,3 +248,47 @@ async def give_up_pending(session: AsyncSession, meeting_id: int) -> list[Logged
         job = ClaimedSpeech(row.id, row.meeting_id, row.participant, row.started_at, row.ended_at, b"", 0)
         events += await fail(session, job, "not_transcribed_in_time")
     return events
+
+
+# --- search ------------------------------------------------------------------------------------
+TRANSCRIPT_KIND = "transcript"
+
+
+async def index_transcript(session: AsyncSession, meeting_id: int) -> bool:
+    """The meeting's transcript in the search index (kind ``transcript``): members of the
+    association and administrators find it, as they find the association's protocols."""
+    from server.search import index_entry
+
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None:
+        return False
+    rows = (
+        await session.execute(
+            select(MeetingEvent.type, MeetingEvent.payload)
+            .where(
+                MeetingEvent.meeting_id == meeting_id,
+                MeetingEvent.type.in_(("participant.joined", "transcript.segment")),
+            )
+            .order_by(MeetingEvent.seq)
+        )
+    ).all()
+    names: dict[str, str] = {}
+    lines: list[str] = []
+    for event_type, payload in rows:
+        if event_type == "participant.joined":
+            names[payload["participant"]] = payload.get("short_name") or payload["participant"]
+        else:
+            who = names.get(payload["participant"], payload["participant"])
+            lines.append(f"{who}: {payload['text']}")
+    if not lines:
+        return False
+    await index_entry(
+        session,
+        kind=TRANSCRIPT_KIND,
+        object_id=meeting.id,
+        association_id=meeting.association_id,
+        title=f"Расшифровка выступлений — {meeting.title}",
+        body="\n".join(lines),
+        url=f"/meetings/{meeting.id}",
+    )
+    return True

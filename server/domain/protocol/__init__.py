@@ -1,0 +1,1 @@
+"""The protocol: workflow, mailing, assembler, renderers."""
