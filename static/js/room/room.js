@@ -256,6 +256,13 @@ async function main() {
     mountOptional(docsSlot, "./documents.js", ["mountDocuments", "mount", "default"], optional).then((ok) => {
       root.dataset.documents = ok ? "mounted" : "absent";
     });
+    const transcriptSlot = document.getElementById("transcript-slot");
+    if (transcriptSlot) {
+      optional.toast = toast;
+      mountOptional(transcriptSlot, "./transcript.js", ["mountTranscript"], optional).then((ok) => {
+        root.dataset.transcript = ok ? "mounted" : "absent";
+      });
+    }
   }
 }
 
