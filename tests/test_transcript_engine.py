@@ -3,7 +3,6 @@ Opus segments as the SFU captures them, files through ``smo transcribe``."""
 
 from __future__ import annotations
 
-import fractions
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +16,7 @@ from server.transcription import model as model_module
 from server.transcription.audio import BadAudio, decode_file, decode_opus, pack_packets
 from server.transcription.engine import Engine, EngineOptions, shared_engine
 from server.transcription.model import BASE_MODEL_SHA256, base_model_parts, sha256_of
+from tests.support.speech import opus_packets
 
 SPEECH = Path(__file__).parent / "speech"
 LINE = re.compile(r"^\[\d\d:\d\d\.\d – \d\d:\d\d\.\d\] \S")
@@ -27,28 +27,6 @@ def engine() -> Engine:
     engine = shared_engine(EngineOptions())
     assert engine.load(), engine.reason
     return engine
-
-
-def opus_packets(wav: Path) -> list[tuple[int, bytes]]:
-    """The WAV encoded as 20 ms Opus packets with their RTP timestamps, as a browser sends."""
-    codec = av.CodecContext.create("libopus", "w")
-    codec.sample_rate = 48000
-    codec.layout = "mono"
-    codec.format = av.AudioFormat("s16")
-    codec.time_base = fractions.Fraction(1, 48000)
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000, frame_size=960)
-    packets: list[tuple[int, bytes]] = []
-    ts = 1_000_000
-    with av.open(str(wav)) as container:
-        for frame in container.decode(audio=0):
-            for out in resampler.resample(frame):
-                for packet in codec.encode(out):
-                    packets.append((ts, bytes(packet)))
-                    ts += 960
-    for packet in codec.encode(None):
-        packets.append((ts, bytes(packet)))
-        ts += 960
-    return packets
 
 
 def words(text: str) -> str:

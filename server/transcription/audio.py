@@ -10,8 +10,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: server start stays lean
+
 
 MAGIC = b"SMOP1"
 ENTRY = struct.Struct("!IH")
@@ -58,6 +61,7 @@ def decode_opus(blob: bytes) -> np.ndarray:
     """The captured packets -> 16 kHz mono float32 samples (silence for missing packets; a
     corrupt packet is skipped)."""
     import av
+    import numpy as np
 
     packets = unpack_packets(blob)
     codec = av.CodecContext.create("opus", "r")
@@ -93,6 +97,7 @@ def decode_opus(blob: bytes) -> np.ndarray:
 def decode_file(path: Path) -> np.ndarray:
     """A WAV / OGG / WebM (any format FFmpeg reads) -> 16 kHz mono float32."""
     import av
+    import numpy as np
 
     try:
         container = av.open(str(path))

@@ -10,12 +10,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from server.transcription.audio import RATE
 from server.transcription.model import ModelSource, ModelUnavailable, read_checked, resolve
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: server start stays lean
 
 log = logging.getLogger("smo.transcription")
 LANGUAGE = "ru"
@@ -124,6 +125,8 @@ class Engine:
 
     def transcribe(self, audio: np.ndarray | str) -> list[Piece]:
         """Blocking: recognised pieces of 16 kHz mono float32 samples (or of a file path)."""
+        import numpy as np
+
         if self._model is None:
             raise ModelUnavailable(self.reason or "model not loaded")
         if isinstance(audio, np.ndarray) and audio.size < RATE // 10:

@@ -54,6 +54,7 @@ async def start_server_process(
     redis_prefix: str = "smo",
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 30,
 ) -> ServerProcess:
     port = port or free_port()
     env = {
@@ -84,7 +85,7 @@ async def start_server_process(
         except httpx.HTTPError:
             return False
 
-    await wait_for(ready, 30, interval=0.1, what="server process ready")
+    await wait_for(ready, ready_timeout, interval=0.1, what="server process ready")
     return server
 
 
