@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from realtime.media.service import media_service
-from server.db.models import Meeting, MeetingEvent, MeetingProtocol
+from server.db.models import Association, Meeting, MeetingEvent, MeetingProtocol
 from server.db.models.transcripts import TranscriptJob
 from server.domain.meeting.transcript import enqueue_speech, pending_count, wait_for_transcript
 from server.domain.protocols import assemble_draft
@@ -255,3 +255,21 @@ async def test_a_model_with_a_wrong_checksum_leaves_the_room_running(
             await cast.close_all(server.runtime.sio)
     finally:
         await server.stop()
+
+
+async def test_the_associations_defaults_switch_on_at_the_first_start(server: LiveServer, cast: Cast) -> None:
+    async with server.runtime.db.transaction() as session:
+        association = await session.get(Association, cast.meeting.association_id)
+        assert association is not None
+        association.transcription_default = True
+        association.recording_default = True
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    switched = [
+        await host.wait_event(lambda e, kind=kind: e["type"] == kind)
+        for kind in ("transcription.switched", "recording.switched")
+    ]
+    assert all(e["actor"] == "system" and e["payload"] == {"on": True} for e in switched)
+    _, snapshot = await cast.joined("member")
+    meeting = snapshot["state"]["meeting"]
+    assert meeting["transcription"] is True and meeting["recording"] is True

@@ -95,6 +95,7 @@ class Transcriber:
         if freed:
             log.info("transcription resumed after a restart", extra={"segments": freed})
         while True:
+            self.wakeup.clear()  # before the claim: a wake-up during it is not lost
             try:
                 worked = await self.run_one()
             except asyncio.CancelledError:
@@ -104,7 +105,6 @@ class Transcriber:
                 worked = False
             if worked:
                 continue
-            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), POLL_SECONDS)
 
