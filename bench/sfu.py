@@ -7,6 +7,12 @@ without decoding. Figures: forwarded RTP packets per second, per server CPU-seco
 frame rate and loss; then the same through ``MediaRelay`` (decode once, encode per subscriber).
 
     .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 16] [--seconds 12] [--loop uvloop]
+                                  [--transcription]
+
+``--transcription`` adds a run with transcription on in the server process: every microphone's
+packets are captured for transcription (realtime/media/capture.py) and a worker thread runs
+the Whisper engine back to back on a festival phrase all along (the worst case: the engine
+never idles) — forwarding cost with transcription against without, same run.
 
 Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
 watching); the server runs on uvloop, as under uvicorn. Server CPU is getrusage of the child
@@ -67,9 +73,34 @@ def server_main(conn: Connection, mode: str, profile: bool = False, loop: str = 
     )
 
 
+def _transcribe_forever(stop: Any, ready: Any, done: list[float]) -> None:
+    """The server's transcription thread at full tilt: the engine on a phrase, again and again."""
+    from server.transcription.audio import decode_file
+    from server.transcription.engine import Engine, EngineOptions
+
+    engine = Engine(EngineOptions())
+    if not engine.load():
+        raise SystemExit(f"transcription unavailable: {engine.reason}")
+    audio = decode_file(Path(__file__).resolve().parents[1] / "tests" / "speech" / "plan.wav")
+    while not stop.is_set():
+        started = time.perf_counter()
+        engine.transcribe(audio)
+        done.append((time.perf_counter() - started) / (len(audio) / 16000))
+        ready.set()
+
+
 async def _serve(conn: Connection, mode: str) -> None:
     loop = asyncio.get_running_loop()
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
+    transcribing = mode == "sfu+transcription"
+    rtfs: list[float] = []
+    if transcribing:
+        import threading
+
+        room.set_transcribing(True)
+        stop, ready = threading.Event(), threading.Event()
+        threading.Thread(target=_transcribe_forever, args=(stop, ready, rtfs), daemon=True).start()
+        await loop.run_in_executor(None, ready.wait)  # the model loaded and warm before the measurement
     relay = MediaRelay()
     relay_pcs: list[RTCPeerConnection] = []
     relay_tracks: list[MediaStreamTrack] = []
@@ -77,8 +108,11 @@ async def _serve(conn: Connection, mode: str) -> None:
         msg = await loop.run_in_executor(None, conn.recv)
         if msg[0] == "offer":
             _, key, sdp, sources = msg
-            if mode == "sfu":
+            if mode.startswith("sfu"):
                 conn.send(await room.offer(key, sdp, sources))
+                for pub in room.publications:  # every microphone "speaks": captured all along
+                    if pub.capture is not None and not pub.capture.active:
+                        pub.capture.started(time.monotonic())
             else:
                 conn.send(await _relay_offer(sdp, relay, relay_pcs, relay_tracks))
         elif msg[0] == "stats":
@@ -99,6 +133,8 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "retransmitted": sum(s.retransmitted for s in slots),
                 "keyframe_requests": sum(p.keyframe_requests for p in room.publications),
                 "received": sum(p.packets for p in room.publications),
+                "transcriptions": len(rtfs),
+                "rtf": sum(rtfs[-5:]) / len(rtfs[-5:]) if rtfs else 0.0,
             }
             conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
         else:
@@ -261,7 +297,8 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         "subscriber_video_fps_mean": round(sum(video_fps) / len(video_fps), 1) if video_fps else 0,
         "loss": round(lost / (lost + received), 4) if received else None,
         "load_generator_cpu_share": round(mine / elapsed, 3),
-        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1},
+        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k != "rtf"},
+        "transcription_rtf": round(extra1["rtf"], 2) if extra1.get("rtf") else None,
     }
 
 
@@ -272,6 +309,7 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop")
     ap.add_argument("--skip-relay", action="store_true")
+    ap.add_argument("--transcription", action="store_true", help="also a run with transcription on")
     ap.add_argument("--profile", action="store_true", help="print the server process's hottest functions")
     args = ap.parse_args()
     video, audio = encode_media(2)
@@ -279,6 +317,8 @@ async def main() -> None:
         f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
     )
     results = [await run("sfu", args, video, audio)]
+    if args.transcription:
+        results.append(await run("sfu+transcription", args, video, audio))
     if not args.skip_relay:
         results.append(await run("relay", args, video, audio))
     for r in results:
@@ -294,13 +334,36 @@ async def main() -> None:
         "load_average": os.getloadavg()[0],
         "results": results,
     }
-    if len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
+    with_transcription = next((r for r in results if r["mode"] == "sfu+transcription"), None)
+    if with_transcription is not None:
+        base = results[0]
+        summary["transcription_forwarding"] = {
+            "fps_mean_ratio": round(
+                with_transcription["subscriber_video_fps_mean"] / base["subscriber_video_fps_mean"], 3
+            )
+            if base["subscriber_video_fps_mean"]
+            else None,
+            "forwarded_pps_ratio": round(with_transcription["forwarded_pps"] / base["forwarded_pps"], 3)
+            if base["forwarded_pps"]
+            else None,
+            "loss": [base["loss"], with_transcription["loss"]],
+            "transcription_rtf_under_load": with_transcription["transcription_rtf"],
+        }
+        results = [r for r in results if r["mode"] != "sfu+transcription"] + [with_transcription]
+    relays = [r for r in results if r["mode"] == "relay"]
+    if relays and results[0]["packets_per_cpu_second"] and relays[0]["packets_per_cpu_second"]:
+        results_pair = [results[0], relays[0]]
+    else:
+        results_pair = []
+    if len(results_pair) == 2:
         summary["ratio_vs_relay"] = round(
-            results[0]["packets_per_cpu_second"] / results[1]["packets_per_cpu_second"], 1
+            results_pair[0]["packets_per_cpu_second"] / results_pair[1]["packets_per_cpu_second"], 1
         )
-        if results[1]["video_frames_per_cpu_second"]:
+        if results_pair[1]["video_frames_per_cpu_second"]:
             summary["ratio_vs_relay_frames"] = round(
-                results[0]["video_frames_per_cpu_second"] / results[1]["video_frames_per_cpu_second"], 1
+                results_pair[0]["video_frames_per_cpu_second"]
+                / results_pair[1]["video_frames_per_cpu_second"],
+                1,
             )
     print(json.dumps(summary))
 

@@ -23,4 +23,7 @@ def register_namespaces(sio: socketio.AsyncServer, runtime: Runtime) -> None:
     from realtime.meeting.handlers.polls import start_poll_timers  # polls: timers survive a restart
 
     start_poll_timers(runtime)
+    from realtime.media.transcriber import start_transcriber  # speech -> transcript.segment
+
+    start_transcriber(runtime)
     sio.register_namespace(MeetingNamespace(runtime, room, "/"))

@@ -1,4 +1,4 @@
-"""``smo``: serve, migrate, create-admin, demo-data."""
+"""``smo``: serve, migrate, create-admin, demo-data, transcribe."""
 
 from __future__ import annotations
 
@@ -84,6 +84,36 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes):02d}:{rest:04.1f}"
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """What the configured engine hears in a file: one segment a line, with times."""
+    from pathlib import Path
+
+    from server.transcription.audio import BadAudio, decode_file
+    from server.transcription.engine import Engine, EngineOptions
+
+    settings = Settings()
+    options = EngineOptions.from_settings(settings)
+    if args.model:
+        options = EngineOptions(args.model, args.sha256, options.threads, options.beam_size)
+    engine = Engine(options)
+    if not engine.load():
+        print(f"transcription unavailable: {engine.reason}", file=sys.stderr)
+        return 2
+    try:
+        audio = decode_file(Path(args.file))
+    except BadAudio as exc:
+        print(f"cannot read audio: {exc}", file=sys.stderr)
+        return 1
+    for piece in engine.transcribe(audio):
+        print(f"[{_clock(piece.start)} – {_clock(piece.end)}] {piece.text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smo", description="SMO Live: сетевые методические объединения")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-data", help="seed a demo association, its people and a meeting")
     p.add_argument("--if-empty", action="store_true", help="only when the database has no users")
     p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("transcribe", help="print what the transcription engine hears in a WAV/OGG/WebM file")
+    p.add_argument("file")
+    p.add_argument("--model", default=None, help="a CTranslate2 Whisper directory (default: the configured)")
+    p.add_argument("--sha256", default=None, help="the expected sha256 of that model's model.bin")
+    p.set_defaults(func=cmd_transcribe)
     return parser
 
 

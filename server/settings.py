@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     # Keys of open secret polls and anonymous questionnaires (server/db/sealing.py): never in
     # the database; shared by every process of the installation. Default: <var>/sealing-keys.
     sealing_key_dir: Path | None = None
+
+    # Transcription (docs/transcript.md): the engine runs when enabled and its model checks out.
+    # Empty model = Whisper base from the pinned PyPI packages (sha256 checked before loading).
+    transcription_enabled: bool = True
+    transcription_model: str | None = None  # any CTranslate2 Whisper directory
+    transcription_model_sha256: str | None = None  # its model.bin's sha256 (checked when set)
+    transcription_threads: int = Field(default=2, ge=1, le=32)
+    transcription_beam_size: int = Field(default=1, ge=1, le=10)
+    # How long the protocol job waits for queued audio to be transcribed before assembling.
+    transcription_protocol_wait_seconds: float = Field(default=600.0, ge=0.0, le=86400.0)
     # Minutes before a meeting's start at which its registrants get the reminder e-mail.
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 

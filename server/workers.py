@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("smo.workers")
 
 Handler = Callable[["Runtime", dict[str, Any]], Awaitable[None]]
+
+
+class Deferred(Exception):
+    """Raised by a handler that cannot do its work yet (e.g. the protocol waits for the
+    transcript): the row runs again after ``seconds``, without counting as a failed attempt."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deferred by {seconds} s")
+        self.seconds = seconds
+
+
 HANDLERS: dict[str, Handler] = {}
 MAX_ATTEMPTS = 8
 
@@ -127,6 +138,11 @@ async def run_one(runtime: Runtime) -> bool:
             done.status = "sent"
             done.sent_at = utcnow()
             log.info("outbox job done", extra={"job_id": job_id, "kind": kind})
+            return True
+        if isinstance(error, Deferred):
+            done.status = "pending"
+            done.attempts = max(0, done.attempts - 1)
+            done.next_attempt_at = utcnow() + timedelta(seconds=error.seconds)
             return True
         log.warning(
             "outbox job failed",

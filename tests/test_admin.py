@@ -62,6 +62,19 @@ async def test_admin_creates_and_edits_association(server: LiveServer, admin: We
     async with server.runtime.db.read() as s:
         a2 = await s.get(Association, a.id)
     assert a2 is not None and a2.name == "СМО историков" and a2.quorum_rule == QuorumRule.none
+    assert not a2.transcription_default and not a2.recording_default
+    # The meetings' switches by default (docs/transcript.md): checkboxes, absent = off.
+    r = await admin.submit(
+        f"/admin/associations/{a.id}/edit",
+        {**NEW, "name": "СМО историков", "quorum_rule": "none", "transcription_default": "on"},
+    )
+    assert r.status_code == 303
+    async with server.runtime.db.read() as s:
+        a3 = await s.get(Association, a.id)
+    assert a3 is not None and a3.transcription_default and not a3.recording_default
+    page = await admin.get(f"/admin/associations/{a.id}/edit")
+    assert 'name="transcription_default" checked' in page.text
+    assert 'name="recording_default" checked' not in page.text
     page = await admin.get("/admin")
     assert "СМО историков" in page.text and "методист не назначен" in page.text
     r = await admin.get("/admin/associations/999999/edit", headers=JSON)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -292,6 +292,64 @@ def chat_promoted() -> Scenario:
     return info, b.events, "full"
 
 
+LONG_SPEECH = (
+    "Коллеги, я изучил результаты диагностических работ по всем школам сети. "
+    "Больше всего ошибок учащиеся допускают в задачах на проценты и в текстовых задачах, где нужно "
+    "составить уравнение по условию, а также в заданиях с графиками функций и их свойствами. "
+    "Предлагаю в декабре провести общий семинар для учителей седьмых и восьмых классов, "
+    "подготовить банк задач и обменяться разработками уроков. "
+    "Прошу руководителей школьных объединений прислать свои предложения до конца месяца."
+)
+
+
+def _transcribed(with_transcript: bool) -> Scenario:
+    """The rapporteur's report and a member's speech on the first item, transcribed (the report
+    without a prepared summary becomes СЛУШАЛИ; a long speech is condensed to its first
+    sentences); one segment could not be transcribed. Segments are logged when transcribed,
+    after the item ended: they still belong to the item they were spoken in."""
+    info = meeting_info(6, agenda=((DIAG, 2), (PLAN, 0)))
+    m = info.members
+    b = LogBuilder().begin()
+    if with_transcript:
+        b.add("transcription.switched", {"on": True}, actor="system")
+    for x in m[:5]:
+        b.join(x)
+    b.at(1).item(101, 1, DIAG).floor(m[2]).speech(m[2]).at(5).speech(m[2], False).floor(m[2], False)
+    b.at(6).floor(m[3]).speech(m[3]).at(8).speech(m[3], False).floor(m[3], False).item_end(101)
+    b.at(9).item(102, 2, PLAN).floor(m[0]).speech(m[0]).at(10).speech(m[0], False).floor(m[0], False)
+    if with_transcript:
+
+        def segment(who: int, start: float, end: float, text: str) -> None:
+            b.add(
+                "transcript.segment",
+                {
+                    "participant": m[who].key,
+                    "started_at": b.start + timedelta(minutes=start),
+                    "ended_at": b.start + timedelta(minutes=end),
+                    "text": text,
+                    "language": "ru",
+                    "model": "whisper-base",
+                },
+            )
+
+        b.at(10.5)
+        segment(2, 1.1, 3.0, "Результаты диагностики в целом хорошие, средний балл вырос.")
+        segment(2, 3.1, 4.9, "Слабое место остаются текстовые задачи.")
+        segment(3, 6.1, 7.9, LONG_SPEECH)
+        segment(0, 9.1, 9.9, "Предлагаю утвердить план работы на второе полугодие.")
+        b.add(
+            "transcript.failed",
+            {
+                "participant": m[3].key,
+                "started_at": b.start + timedelta(minutes=7.95),
+                "ended_at": b.start + timedelta(minutes=8.0),
+                "reason": "corrupt_audio",
+            },
+        )
+    b.at(12).end()
+    return info, b.events, "full"
+
+
 def transcript() -> Scenario:
     """Transcript segments (transcript.segment) give the gist of each speech: a speaker's words
     on the item in time order, condensed to the first 60 words and «…»; segments logged after the
@@ -361,6 +419,17 @@ def attendance_gaps() -> Scenario:
     return info, b.events, "full"
 
 
+def transcribed() -> Scenario:
+    """A transcribed meeting end to end: the rapporteur's words as СЛУШАЛИ, speeches condensed,
+    the стенограмма attached, an untranscribed fragment named in ПРИМЕЧАНИЯ."""
+    return _transcribed(True)
+
+
+def transcribed_off() -> Scenario:
+    """The same meeting with transcription off: «выступление N мин.», no стенограмма."""
+    return _transcribed(False)
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     f.__name__: f
     for f in (
@@ -385,6 +454,8 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
         held_early,
         guests,
         attendance_gaps,
+        transcribed,
+        transcribed_off,
     )
 }
 EDITS = {

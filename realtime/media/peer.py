@@ -18,6 +18,7 @@ from aiortc.rtp import AnyRtcpPacket, RtcpSrPacket, RtpPacket
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from realtime.media import hooks
+from realtime.media.capture import SpeechCapture
 from realtime.media.errors import BadSignal, CodecUnsupported
 from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, vp8_keyframe_start
 from realtime.media.speech import SpeechDetector
@@ -74,6 +75,7 @@ class Publication:
         self._window_start = 0.0
         self._window_packets = 0
         self.detector = SpeechDetector(room.config) if kind == "audio" else None
+        self.capture: SpeechCapture | None = None  # set by the room while transcription is on
         self.rtx_payload_type = rtx_payload_type
         self.packets = 0  # RTP packets received from the publisher (RTX included)
         self.rtx_packets = 0  # of those, retransmissions (RTX) the receiver's NACKs asked for
@@ -118,6 +120,9 @@ class Publication:
                     change = self.detector.feed(level[1], now)
                     if change is not None:
                         self.room.speech_changed(self, change)
+                capture = self.capture
+                if capture is not None:  # transcription on: keep the publisher's own packets
+                    capture.feed(packet.timestamp, payload, level[1] if level is not None else None, now)
         elif pt == self.rtx_payload_type and len(packet.payload) > 2:
             # RFC 4588: a retransmission aiortc's receiver asked for; forward it as the
             # original packet (each leg's own NACK/RTX is answered from the leg's history).

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from realtime.media.capture import CapturedSpeech, SpeechCapture
 from realtime.media.config import MediaConfig
 from realtime.media.errors import BadSignal, MediaError, NoPeer, ScreenBusy
 from realtime.media.peer import Peer, Publication, Source, offer_ufrag
@@ -17,7 +18,7 @@ log = logging.getLogger("smo.media")
 
 # notify(kind, participant, data): "speech.started" / "speech.ended" / "screen.started" /
 # "screen.stopped" / "slots" ({slots: {mid: {participant, source} | None}, mics: [participant...]})
-# / "closed" ({reason}).
+# / "closed" ({reason}) / "speech.captured" ({speech: CapturedSpeech}, transcription on).
 Notify = Callable[[str, str, dict[str, Any]], None]
 
 
@@ -33,6 +34,26 @@ class MediaRoom:
         self._slot_maps: dict[str, dict[str, Any]] = {}
         self._mics_sent: dict[str, list[str]] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self.transcribing = False  # the meeting's transcription is on and the engine can run
+
+    # --- transcription -----------------------------------------------------------------------
+    def set_transcribing(self, on: bool) -> None:
+        """Capture every microphone's speech (on) or stop and forget what is being captured."""
+        self.transcribing = on
+        for pub in self.publications:
+            self._capture(pub)
+
+    def _capture(self, pub: Publication) -> None:
+        if pub.kind != "audio":
+            return
+        if self.transcribing and pub.capture is None:
+            pub.capture = SpeechCapture(pub.participant, self.config.speech_level, self._captured)
+        elif not self.transcribing and pub.capture is not None:
+            pub.capture.drop()
+            pub.capture = None
+
+    def _captured(self, speech: CapturedSpeech) -> None:
+        self.notify("speech.captured", speech.participant, {"speech": speech})
 
     # --- lifecycle ---------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -76,6 +97,7 @@ class MediaRoom:
             await self.remove_peer(participant, reason="bad_signal")
             raise
         for pub in added:
+            self._capture(pub)
             if pub.kind == "audio" and participant in self.muted:
                 pub.muted = True
             if pub.source == "screen":
@@ -148,11 +170,18 @@ class MediaRoom:
         if change == "started":
             pub.last_spoke = time.monotonic()
         self.notify(f"speech.{change}", pub.participant, {})
+        if pub.capture is not None:
+            if change == "started":
+                pub.capture.started(time.monotonic())
+            else:
+                pub.capture.ended(time.monotonic())
         self.rebalance()
 
     def _end_speech(self, pub: Publication) -> None:
         if pub.detector is not None and pub.detector.reset() == "ended":
             self.notify("speech.ended", pub.participant, {})
+        if pub.capture is not None:
+            pub.capture.ended(time.monotonic())
 
     async def _tick(self) -> None:
         last_rank = 0.0

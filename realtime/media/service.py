@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from realtime.media.capture import CapturedSpeech
 from realtime.media.config import MediaConfig
 from realtime.media.errors import MicLocked
 from realtime.media.placement import NodeUnavailable, NotOwner, Placement, default_node_id
 from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
+from realtime.media.transcriber import transcriber
 from realtime.meeting.broadcast import participant_room
 from server.domain.meeting.media import microphones_locked, record_media_fact
 from server.domain.meeting.room_state import Outcome, RoomState
+from server.domain.meeting.transcript import enqueue_speech, switched_on
 from server.errors import AppError, NotFound
 
 if TYPE_CHECKING:
@@ -90,6 +93,8 @@ class MediaService:
                 "muted": bool(existing and participant in existing.muted),
                 "peer": bool(existing and participant in existing.peers),
             }
+        if op == "transcription" and meeting_id not in self.sfu.rooms:
+            return {"transcribing": False}  # no media yet: the room reads the switch when it starts
         if op == "leave":
             await self.sfu.leave(meeting_id, participant)
             await self._reap(meeting_id)
@@ -99,6 +104,8 @@ class MediaService:
         if fresh:  # this node (re)starts the meeting's media: the lock survives in the log
             async with self.runtime.db.read() as session:
                 room.locked = room.locked or await microphones_locked(session, meeting_id)
+                transcribing = await switched_on(session, meeting_id, "transcription")
+            self._transcribe(room, transcribing)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
             return {
@@ -119,11 +126,21 @@ class MediaService:
             room.mute_all(lock=op == "lock", keep=frozenset(args.get("keep") or ()))
         elif op == "unlock":
             room.unlock()
+        elif op == "transcription":
+            self._transcribe(room, bool(args.get("on")))
+            return {"transcribing": room.transcribing}
         elif op == "screen_stop":
             return {"stopped": room.stop_screen(participant), "locked": room.locked}
         else:
             raise AppError("media_bad_signal", status=400)
         return {"locked": room.locked}
+
+    def _transcribe(self, room: MediaRoom, on: bool) -> None:
+        """Capture speech for transcription while the switch is on and the engine can run."""
+        service = transcriber(self.runtime)
+        room.set_transcribing(on and service.available)
+        if room.transcribing:
+            room.spawn(service.warm())
 
     async def _reap(self, meeting_id: int) -> None:
         """Close a meeting's room once its last peer is gone; release its placement."""
@@ -230,6 +247,13 @@ class MediaService:
                 return Outcome(await record_media_fact(session, meeting_id, state, kind, participant))
 
             await room.commit(meeting_id, act)
+        elif kind == "speech.captured":
+            speech: CapturedSpeech = data["speech"]
+            async with self.runtime.db.transaction() as session:
+                await enqueue_speech(
+                    session, meeting_id, participant, speech.started_at, speech.ended_at, speech.audio
+                )
+            transcriber(self.runtime).wake()
         elif kind == "slots":
             await room.emit(participant_room(meeting_id, participant), "media.slots", data)
         elif kind == "closed":

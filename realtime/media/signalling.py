@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.media.config import parse_ice_servers
 from realtime.media.service import media_service
+from realtime.media.transcriber import transcriber
 from realtime.meeting.registry import HandlerContext, Message, handler
 from server.domain.meeting.events import ParticipantKey
 from server.domain.meeting.media import mute_microphones, unlock_microphones
@@ -66,6 +67,7 @@ async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
         "locked": state["locked"],
         "muted": state["muted"],
         "peer": state["peer"],
+        "transcription_available": transcriber(ctx.runtime).available,
     }
 
 

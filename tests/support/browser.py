@@ -56,12 +56,15 @@ def chromium_path() -> Path | None:
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(extra_args: tuple[str, ...] = ()) -> AsyncIterator[Browser]:
+    """``extra_args``: e.g. ``--use-file-for-fake-audio-capture=speech.wav`` (the fake mic)."""
     path = chromium_path()
     if path is None:
         pytest.skip("Chromium is not installed: apt-get install chromium (scripts/system-deps.sh)")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(path), headless=True, args=FLAGS)
+        browser = await pw.chromium.launch(
+            executable_path=str(path), headless=True, args=[*FLAGS, *extra_args]
+        )
         try:
             yield browser
         finally:

@@ -163,3 +163,51 @@ class ClientPeer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class WavTrack(MediaStreamTrack):
+    """A microphone that speaks a WAV file once (after ``lead`` seconds of silence), then stays
+    silent; paced in real time. aiortc's sender encodes it as Opus and, as browsers do, sends
+    its RFC 6464 audio level with every packet (the SFU's speech detection reads it)."""
+
+    kind = "audio"
+
+    def __init__(self, path: str, lead: float = 0.5) -> None:
+        super().__init__()
+        import av
+
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        pcm = bytearray()
+        with av.open(path) as container:
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    pcm += bytes(out.planes[0])[: out.samples * 2]
+        for out in resampler.resample(None):
+            pcm += bytes(out.planes[0])[: out.samples * 2]
+        self._pcm = bytes(2 * int(lead * SAMPLE_RATE)) + bytes(pcm)
+        self.speech_seconds = len(pcm) / 2 / SAMPLE_RATE
+        self.start: float | None = None
+        self.spoken_at: float | None = None  # monotonic time the last speech sample was sent
+        self._pts = 0
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.start is None:
+            self.start = time.monotonic()
+        else:
+            wait = self.start + self._pts / SAMPLE_RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        offset = self._pts * 2
+        chunk = self._pcm[offset : offset + 2 * SAMPLES]
+        if offset < len(self._pcm) <= offset + 2 * SAMPLES:
+            self.spoken_at = time.monotonic()
+        chunk = chunk + bytes(2 * SAMPLES - len(chunk))
+        frame = AudioFrame(format="s16", layout="mono", samples=SAMPLES)
+        frame.planes[0].update(chunk)
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self._pts += SAMPLES
+        return frame

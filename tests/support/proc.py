@@ -86,7 +86,11 @@ async def start_server_process(
         except httpx.HTTPError:
             return False
 
-    await wait_for(ready, ready_seconds, interval=0.1, what="server process ready")
+    try:
+        await wait_for(ready, ready_seconds, interval=0.1, what="server process ready")
+    except BaseException:
+        server.kill9()  # never leave a server that did not come up running behind the test
+        raise
     return server
 
 

@@ -2,6 +2,7 @@
 
 import realtime.docs.sync
 import realtime.media.signalling
+import realtime.media.transcription
 import realtime.meeting.handlers.chat
 import realtime.meeting.handlers.floor
 import realtime.meeting.handlers.moderation

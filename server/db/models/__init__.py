@@ -76,6 +76,7 @@ from server.db.models.resources import (  # noqa: F401
 )
 from server.db.models.search import SearchEntry
 from server.db.models.topics import TopicProposal, TopicStatus, TopicSupport  # noqa: F401
+from server.db.models.transcripts import TranscriptJob  # noqa: F401
 
 __all__ = [
     "AdmissionPolicy",

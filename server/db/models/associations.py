@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db.base import Base
@@ -45,6 +45,9 @@ class Association(Base):
         _enum(QuorumRule, "quorum_rule"), default=QuorumRule.more_than_half
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Defaults of a meeting's switches (the moderator changes them in the room; docs/transcript.md).
+    transcription_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    recording_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Membership(Base):

@@ -69,6 +69,8 @@ class AssociationData:
     founder_name: str = ""
     place: str = "онлайн"
     quorum_rule: QuorumRule = QuorumRule.more_than_half
+    transcription_default: bool = False  # meetings start with transcription on (docs/transcript.md)
+    recording_default: bool = False  # meetings start with recording on
 
 
 async def get_association(session: AsyncSession, association_id: int) -> Association:

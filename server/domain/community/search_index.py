@@ -62,6 +62,7 @@ def protocol_text(model: Protocol) -> str:
         for d in item.decisions:
             if d.text:
                 lines.append(f"ПОСТАНОВИЛИ {d.number}: {d.text}")
+    lines += [f"{t.short_name}: {t.text}" for t in model.stenogram]  # the transcript, if any
     return "\n".join(lines)
 
 

@@ -1,1 +1,1 @@
-"""The live meeting and its event log: the room, chat, hands, polls, media facts, documents."""
+"""The live meeting and its log: room, chat, hands, polls, media facts, documents, transcript."""

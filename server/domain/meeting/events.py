@@ -13,6 +13,7 @@ Add a type here before emitting it; ``docs/realtime.md`` is checked against this
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -206,6 +207,35 @@ class ScreenShareChanged(Payload):
     participant: ParticipantKey
 
 
+# --- transcription and recording (docs/transcript.md) -----------------------------------------
+class SwitchChanged(Payload):
+    """``transcription.switched`` / ``recording.switched``: a moderator (or, at the start, the
+    association's default) switched the meeting's transcription / recording on or off."""
+
+    on: bool
+
+
+class TranscriptSegment(Payload):
+    """What one participant said between their own speech events (their own microphone
+    track, so no diarization), as the server's engine heard it. Appended by ``system``."""
+
+    participant: ParticipantKey
+    started_at: datetime
+    ended_at: datetime
+    text: str = Field(min_length=1, max_length=20_000)
+    language: str = Field(max_length=16)
+    model: str = Field(max_length=200)
+
+
+class TranscriptFailed(Payload):
+    """A captured segment that could not be transcribed (the protocol's ПРИМЕЧАНИЯ name it)."""
+
+    participant: ParticipantKey
+    started_at: datetime
+    ended_at: datetime
+    reason: Literal["corrupt_audio", "engine_error", "not_transcribed_in_time"]
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "meeting.started": MeetingStarted,
     "meeting.ended": MeetingEnded,
@@ -237,6 +267,10 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "mic.unlocked": MicUnlocked,
     "screen.started": ScreenShareChanged,
     "screen.stopped": ScreenShareChanged,
+    "transcription.switched": SwitchChanged,
+    "recording.switched": SwitchChanged,
+    "transcript.segment": TranscriptSegment,
+    "transcript.failed": TranscriptFailed,
 }
 
 

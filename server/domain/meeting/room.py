@@ -225,10 +225,16 @@ async def start_meeting(
     require_open(state)
     if state.status == "live":
         raise AppError("meeting_already_live", status=409)
+    from server.domain.meeting.transcript import default_switches
+
     now = utcnow()
     meeting.status = MeetingStatus.live
+    first_start = meeting.started_at is None
     meeting.started_at = meeting.started_at or now
-    return await append_events(session, meeting.id, [("meeting.started", actor.key, {})], at=now)
+    items: list[tuple[str, str, dict[str, Any]]] = [("meeting.started", actor.key, {})]
+    if first_start:  # the association's defaults for transcription and recording
+        items += await default_switches(session, meeting)
+    return await append_events(session, meeting.id, items, at=now)
 
 
 async def end_meeting(

@@ -93,6 +93,8 @@ class RoomState:
             "ended_at": None,
             "locked": locked,
             "admission": admission,
+            "transcription": False,  # transcription.switched: «Ведётся расшифровка»
+            "recording": False,  # recording.switched: «Идёт запись»
         }
         items = [{**item, "started_at": None, "ended_at": None, "spent_seconds": 0} for item in agenda]
         return cls(meeting, items)
@@ -345,6 +347,10 @@ def _poll_closed(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
         )
 
 
+def _switched(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
+    s.meeting[e.type.split(".")[0]] = bool(p["on"])
+
+
 _APPLY = {
     "meeting.started": _started,
     "meeting.ended": _ended,
@@ -371,4 +377,6 @@ _APPLY = {
     "poll.opened": _poll_opened,
     "vote.cast": _vote_cast,
     "poll.closed": _poll_closed,
+    "transcription.switched": _switched,
+    "recording.switched": _switched,
 }

@@ -17,6 +17,7 @@ from typing import Any
 
 from server.domain.meeting.meeting_log import LoggedEvent
 from server.domain.protocol import russian as ru
+from server.domain.protocol import transcript
 from server.domain.protocol.edits import apply_edits
 from server.domain.protocol.fold import (
     LogState,
@@ -48,7 +49,6 @@ from server.domain.protocol.votes import decision, poll_report
 from server.names import order_key, parse_name
 
 LIST_LIMIT = 15  # more present than this: a count and the attached list
-GIST_WORDS = 60  # a transcribed speech is condensed to its first words
 INTERRUPTED_NOTE = "Голосование {} не завершено: прервано окончанием заседания."
 OFFICER = {"chair": "председатель", "secretary": "секретарь"}
 # The noun («председатель», «секретарь») governs the verb, whoever holds the office.
@@ -86,10 +86,7 @@ def _quorum(info: MeetingInfo, present_members: int) -> Quorum:
 def gist(segments: Sequence[Segment]) -> str:
     """What a speaker said on an item, from the transcript: the first ~60 words, then «…»."""
     text = " ".join(seg.text for seg in sorted(segments, key=lambda sg: (sg.started, sg.seq)))
-    words = text.split()
-    if len(words) <= GIST_WORDS:
-        return " ".join(words)
-    return " ".join(words[:GIST_WORDS]).rstrip(",;:—-–.") + "…"
+    return transcript.condense(" ".join(text.split()))
 
 
 def _items(
@@ -303,6 +300,7 @@ def assemble_protocol(
             notes.append(ABSENT_NOTE.format(office=OFFICER[role], name=name))
     if not state.people:
         notes.append("К заседанию никто не подключался.")
+    notes += transcript.transcript_notes(events, names)
 
     day = meeting.protocol_date
     if day is None and start is not None:
@@ -326,7 +324,11 @@ def assemble_protocol(
         quorum=quorum,
         agenda_approved=bool(entries),
         agenda=tuple(a.title for a in entries),
-        items=_items(meeting, state, names, full_names, promoted),
+        items=transcript.with_spoken_words(
+            _items(meeting, state, names, full_names, promoted),
+            transcript.spoken_words(events, entries),
+            entries,
+        ),
         attendance=tuple(attendance),
         chat=tuple(
             ChatLine(c.at, names.get(c.participant, c.participant), c.text, c.seq, c.seq in promoted)
@@ -343,5 +345,7 @@ def assemble_protocol(
         secretary_key=secretary_key,
         absent_officers=absent,
         officer_candidates=tuple(candidates.items()),
+        stenogram=transcript.stenogram(events, names),
+        recording_line=transcript.recording_line(events),
     )
     return apply_edits(protocol, edits) if edits else protocol

@@ -12,6 +12,7 @@ from typing import Literal
 from server.domain.protocol import russian as ru
 from server.domain.protocol.model import Decision, Item, PollReport, Protocol, Speech
 from server.domain.protocol.text import clean_block
+from server.domain.protocol.transcript import stenogram_lines
 
 BlockKind = Literal[
     "text", "heading", "requisites", "signature", "table", "break", "gap", "attachment_mark", "image"
@@ -218,7 +219,10 @@ def protocol_blocks(p: Protocol) -> list[Block]:
             f"{g.short_name} — {g.organisation}" if g.organisation else g.short_name for g in p.guests
         )
         out.append(_t(f"Приглашенные: {guests}"))
-    out += [_t(_quorum_line(p)), GAP, _t("ПОВЕСТКА ДНЯ:", bold=True)]
+    out.append(_t(_quorum_line(p)))
+    if p.recording_line:
+        out.append(_t(p.recording_line))
+    out += [GAP, _t("ПОВЕСТКА ДНЯ:", bold=True)]
     if p.agenda_approved:
         out += [_t(f"{n}. {title}") for n, title in enumerate(p.agenda, start=1)]
     else:
@@ -242,6 +246,11 @@ def protocol_blocks(p: Protocol) -> list[Block]:
         chat = [Block("heading", "СООБЩЕНИЯ ЧАТА", bold=True)]
         chat += [_t(f"{ru.time_text(c.at)} {c.short_name}: {c.text}") for c in p.chat]
         attachments.append(("Сообщения чата", chat))
+    if p.stenogram:
+        body = [Block("heading", "СТЕНОГРАММА ВЫСТУПЛЕНИЙ", bold=True)]
+        body += [_t("Автоматическая расшифровка; время московское.")]
+        body += [_t(line) for line in stenogram_lines(p.stenogram)]
+        attachments.append(("Стенограмма выступлений", body))
     out.append(
         _t("Приложения: " + " ".join(f"{n}. {ru.sentence(t)}" for n, (t, _) in enumerate(attachments, 1)))
     )

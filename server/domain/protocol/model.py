@@ -172,6 +172,15 @@ class ChatLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """A line of the стенограмма: one transcribed segment."""
+
+    started_at: datetime
+    short_name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SharedDocument:
     doc_id: int
     title: str
@@ -208,3 +217,7 @@ class Protocol:
     # (participant key, «И.О. Фамилия») of the members present: who may be named an officer
     officer_candidates: tuple[tuple[str, str], ...] = ()
     extra_notes: str = ""  # the secretary's own ПРИМЕЧАНИЯ (one per line), after the automatic ones
+    # Transcription (server/domain/protocol/transcript.py): the стенограмма attachment, and
+    # «Велась аудиозапись и автоматическая расшифровка выступлений» when it was on.
+    stenogram: tuple[TranscriptLine, ...] = field(default=())
+    recording_line: str = ""

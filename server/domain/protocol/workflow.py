@@ -204,8 +204,14 @@ async def assemble_draft(session: AsyncSession, meeting_id: int) -> MeetingProto
 
 @job_handler(ASSEMBLE_JOB)
 async def assemble_job(runtime: Runtime, payload: dict[str, Any]) -> None:
+    from server.domain.meeting.transcript import index_transcript, wait_for_transcript
+
+    meeting_id = int(payload["meeting_id"])
+    wait = float(getattr(runtime.settings, "transcription_protocol_wait_seconds", 0.0))
     async with runtime.db.transaction() as session:
-        await assemble_draft(session, int(payload["meeting_id"]))
+        await wait_for_transcript(session, meeting_id, wait)  # bounded: Deferred while speech is queued
+        await assemble_draft(session, meeting_id)
+        await index_transcript(session, meeting_id)
 
 
 # --- editing, review, approval ---------------------------------------------------------------

@@ -27,8 +27,11 @@ async def healthz(request: Request) -> Response:
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
+    # Transcription is optional: its state (and why it cannot run) is reported, not required.
+    service = runtime.services.get("transcriber")
+    transcription = service.status() if service is not None else {"status": "disabled"}
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
+        {"status": "ok" if healthy else "degraded", "checks": checks, "transcription": transcription},
         status_code=200 if healthy else 503,
     )
 

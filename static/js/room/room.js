@@ -295,27 +295,18 @@ async function main() {
     mountOptional(docsSlot, "./documents.js", ["mountDocuments", "mount", "default"], optional).then((ok) => {
       root.dataset.documents = ok ? "mounted" : "absent";
     });
-    // Captions (captions.js, when that module lands): a «Субтитры» panel of its own.
-    mountCaptions(optional);
+    // Transcription (transcript.js): captions over the stage, the searchable transcript and the
+    // moderator's switches in a «Субтитры» panel of the bar; the recording/transcription banner.
+    mountTranscriptPanel(optional);
   }
 
-  async function mountCaptions(optional) {
-    if (!root.dataset.captionsModule) return; // the server found no captions.js: no button
-    let mod;
-    try {
-      mod = await import("./captions.js");
-    } catch {
-      return; // no captions module: no button
-    }
-    const mount = mod.mountCaptions || mod.mount || mod.default;
-    if (typeof mount !== "function") return;
+  async function mountTranscriptPanel(optional) {
     const body = side.registerPanel({ id: "captions", label: t("room.ui.captions"), short: t("room.ui.captions_short"), icon: "captions", key: "KeyT", keyName: "T" });
-    try {
-      await mount(body, optional);
-      root.dataset.captions = "mounted";
-    } catch (err) {
-      console.error("captions.js failed to mount", err);
-    }
+    body.id = "transcript-slot";
+    optional.toast = toast;
+    const ok = await mountOptional(body, "./transcript.js", ["mountTranscript"], optional);
+    root.dataset.transcript = ok ? "mounted" : "absent";
+    root.dataset.captions = ok ? "mounted" : "absent";
   }
 }
 

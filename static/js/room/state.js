@@ -7,7 +7,7 @@ export const CHAT_KEEP = 200;
 
 export function emptyState(meetingId) {
   return {
-    meeting: { id: meetingId, title: "", status: "scheduled", started_at: null, ended_at: null, locked: false, admission: "open" },
+    meeting: { id: meetingId, title: "", status: "scheduled", started_at: null, ended_at: null, locked: false, admission: "open", transcription: false, recording: false },
     last_seq: 0,
     agenda: [],
     current_item_id: null,
@@ -207,6 +207,8 @@ const HANDLERS = {
   "mic.unlocked": (s) => { s.media.mic_locked = false; },
   "screen.started": (s, ev, p) => { s.media.screen = p.participant; },
   "screen.stopped": (s, ev, p) => { if (s.media.screen === p.participant) s.media.screen = null; },
+  "transcription.switched": (s, ev, p) => { s.meeting.transcription = Boolean(p.on); },
+  "recording.switched": (s, ev, p) => { s.meeting.recording = Boolean(p.on); },
 };
 
 /** Apply one event. Returns false (and changes nothing) for an already-seen seq. */

@@ -30,6 +30,7 @@ from server.workers import wake_outbox
 
 DESCRIPTION_MAX = 5000
 ASSOCIATION_KEYS = ("name", "subject", "description", "founder_name", "place", "quorum_rule")
+SWITCH_KEYS = ("transcription_default", "recording_default")  # checkboxes (docs/transcript.md)
 
 
 class AssociationForm(Form):
@@ -39,6 +40,8 @@ class AssociationForm(Form):
     founder_name: str = Field(default="", max_length=500)
     place: str = Field(default="онлайн", max_length=200)
     quorum_rule: QuorumRule = QuorumRule.more_than_half
+    transcription_default: bool = False  # a checkbox: absent = off
+    recording_default: bool = False
 
     def data(self) -> memberships.AssociationData:
         return memberships.AssociationData(**self.model_dump())
@@ -110,7 +113,7 @@ async def association_new_submit(request: Request) -> Response:
     try:
         form = validate(AssociationForm, values)
     except ValidationFailed as exc:
-        context = _association_form_context(request, _refill(values, ASSOCIATION_KEYS))
+        context = _association_form_context(request, _refill(values, ASSOCIATION_KEYS + SWITCH_KEYS))
         return form_failure(request, "accounts/admin/association_form.html", context, exc)
     async with runtime.db.transaction() as s:
         association = await memberships.create_association(s, user, form.data())
@@ -126,6 +129,7 @@ async def _edit_context(
         members = await memberships.list_members(s, association_id)
     if values is None:
         values = {k: str(getattr(association, k)) for k in ASSOCIATION_KEYS}
+        values.update({k: "on" for k in SWITCH_KEYS if getattr(association, k)})
     methodists = [m.user for m in members if m.role == Role.methodist]
     return _association_form_context(request, values, association=association, methodists=methodists)
 
@@ -144,7 +148,9 @@ async def association_edit_submit(request: Request) -> Response:
     try:
         form = validate(AssociationForm, values)
     except ValidationFailed as exc:
-        context = await _edit_context(request, association_id, _refill(values, ASSOCIATION_KEYS))
+        context = await _edit_context(
+            request, association_id, _refill(values, ASSOCIATION_KEYS + SWITCH_KEYS)
+        )
         return form_failure(request, "accounts/admin/association_form.html", context, exc)
     async with request.app.state.runtime.db.transaction() as s:
         await memberships.update_association(s, user, association_id, form.data())

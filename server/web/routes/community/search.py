@@ -15,7 +15,7 @@ from server.web.auth import current_user
 from server.web.templating import render
 
 PER_PAGE = 20
-KINDS = ("meeting", "protocol", "resource", "announcement", "question")
+KINDS = ("meeting", "protocol", "resource", "announcement", "question", "transcript")
 
 
 async def search_page(request: Request) -> Response:

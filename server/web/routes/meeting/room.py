@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -17,8 +16,6 @@ from server.web.auth import current_user
 from server.web.templating import render
 
 MAX_ID = 2**31 - 1
-# The captions module (another branch adds it): the room offers «Субтитры» only when it exists.
-CAPTIONS_JS = Path(__file__).resolve().parents[3] / "static" / "js" / "room" / "captions.js"
 
 
 def _guest_id(session: dict[str, Any], meeting_id: int) -> int | None:
@@ -60,7 +57,6 @@ async def meeting_room(request: Request) -> Response:
             "back_url": back,
             # After the end the room links to the meeting's page (materials, documents, protocol).
             "meeting_url": f"/meetings/{meeting.id}" if user is not None else "",
-            "captions": CAPTIONS_JS.exists(),
         },
     )
 

@@ -1,0 +1,1 @@
+"""Speech to text: the Whisper engine (faster-whisper on the CPU) and Opus audio decoding."""
