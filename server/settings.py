@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     media_placement_ttl: float = Field(default=15.0, ge=1.0, le=600.0)
 
     upload_max_bytes: int = 20 * 1024 * 1024
+    # Days a meeting's recording is kept after it was made (then a durable job deletes it).
+    recording_retention_days: int = Field(default=365, ge=1, le=3650)
     # Minutes before a meeting's start at which its registrants get the reminder e-mail.
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 

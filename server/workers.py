@@ -40,6 +40,7 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 def _load_handlers() -> None:
     # Importing the modules registers their handlers.
     import server.domain.feedback
+    import server.domain.meeting.recording
     import server.domain.notifications
     import server.domain.preparation
     import server.domain.protocols

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from realtime.media.config import MediaConfig
 from realtime.media.errors import MicLocked
 from realtime.media.placement import NodeUnavailable, NotOwner, Placement, default_node_id
+from realtime.media.recording import RecordingFiles
 from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
 from realtime.meeting.broadcast import participant_room
@@ -40,6 +41,7 @@ class MediaService:
         self._worker: asyncio.Task[None] | None = None
         self._warden: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
+        self.recording = RecordingFiles(runtime)
         settings = runtime.settings
         self.node_id: str = getattr(settings, "media_node_id", None) or default_node_id()
         self.placement: Placement | None = None
@@ -89,6 +91,11 @@ class MediaService:
                 "locked": bool(existing and existing.locked),
                 "muted": bool(existing and participant in existing.muted),
             }
+        if op == "recording":  # the switch was logged: follow it now (the watcher would within 1 s)
+            existing = self.sfu.rooms.get(meeting_id)
+            if existing is not None:
+                self.recording.apply(existing, bool(args.get("on")))
+            return {}
         if op == "leave":
             await self.sfu.leave(meeting_id, participant)
             await self._reap(meeting_id)
@@ -98,6 +105,7 @@ class MediaService:
         if fresh:  # this node (re)starts the meeting's media: the lock survives in the log
             async with self.runtime.db.read() as session:
                 room.locked = room.locked or await microphones_locked(session, meeting_id)
+            await self._follow_recording(meeting_id, room)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
             return {"sdp": sdp, "slots": room.slot_map(participant), "locked": room.locked}
@@ -155,6 +163,15 @@ class MediaService:
             except Exception:
                 log.exception("media placement renewal failed")
 
+    async def _follow_recording(self, meeting_id: int, room: MediaRoom) -> None:
+        from realtime.meeting.registry import room_service
+
+        try:
+            state = await room_service(self.runtime).current_state(meeting_id)
+        except NotFound:
+            return
+        self.recording.apply(room, recording_wanted(state))
+
     def room(self, meeting_id: int) -> MediaRoom:
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._work())
@@ -184,6 +201,7 @@ class MediaService:
                 except Exception:
                     log.warning("media presence check failed", extra={"meeting_id": meeting_id})
                     continue
+                self.recording.apply(room, recording_wanted(state))
                 for key in list(room.peers):
                     reason = None
                     if state.status in ("ended", "cancelled"):
@@ -236,6 +254,7 @@ class MediaService:
                 task.cancel()
         owned = list(self.sfu.rooms)
         await self.sfu.close()
+        await self.recording.close()
         if self.placement is not None:
             await self.placement.close(owned)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -245,6 +264,11 @@ class MediaService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def recording_wanted(state: RoomState) -> bool:
+    """The log's switch, until the meeting is over."""
+    return state.recording and state.status not in ("ended", "cancelled")
 
 
 def media_service(runtime: Runtime) -> MediaService:

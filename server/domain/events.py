@@ -203,6 +203,14 @@ class ScreenShareChanged(Payload):
     participant: ParticipantKey
 
 
+# --- recording -------------------------------------------------------------------------------
+class RecordingSwitched(Payload):
+    """``recording.switched``: a moderator switched the recording of every published track on
+    or off (docs/recording.md)."""
+
+    on: bool
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "meeting.started": MeetingStarted,
     "meeting.ended": MeetingEnded,
@@ -234,6 +242,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "mic.unlocked": MicUnlocked,
     "screen.started": ScreenShareChanged,
     "screen.stopped": ScreenShareChanged,
+    "recording.switched": RecordingSwitched,
 }
 
 

@@ -92,6 +92,7 @@ class RoomState:
             "ended_at": None,
             "locked": locked,
             "admission": admission,
+            "recording": False,
         }
         items = [{**item, "started_at": None, "ended_at": None, "spent_seconds": 0} for item in agenda]
         return cls(meeting, items)
@@ -100,6 +101,10 @@ class RoomState:
     @property
     def status(self) -> str:
         return str(self.meeting["status"])
+
+    @property
+    def recording(self) -> bool:
+        return bool(self.meeting.get("recording"))
 
     def is_moderator(self, key: str) -> bool:
         person = self.participants.get(key)
@@ -266,6 +271,10 @@ def _locked(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
     s.meeting["locked"] = p["locked"]
 
 
+def _recording(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
+    s.meeting["recording"] = p["on"]
+
+
 def _admission(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
     s.meeting["admission"] = p["admission"]
 
@@ -370,4 +379,5 @@ _APPLY = {
     "poll.opened": _poll_opened,
     "vote.cast": _vote_cast,
     "poll.closed": _poll_closed,
+    "recording.switched": _recording,
 }

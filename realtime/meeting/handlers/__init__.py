@@ -6,4 +6,5 @@ import realtime.meeting.handlers.chat
 import realtime.meeting.handlers.floor
 import realtime.meeting.handlers.moderation
 import realtime.meeting.handlers.polls
+import realtime.meeting.handlers.recording
 import realtime.meeting.handlers.room  # noqa: F401
