@@ -41,6 +41,7 @@ def _load_handlers() -> None:
     # Importing the modules registers their handlers.
     import server.domain.feedback
     import server.domain.meeting.recording
+    import server.domain.meeting.recording_mix
     import server.domain.notifications
     import server.domain.preparation
     import server.domain.protocols

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -24,6 +27,24 @@ async def cast(server: LiveServer) -> AsyncIterator[Cast]:
     cast = await seed_cast(server.runtime.db, server.url, server.runtime.secret_key)
     yield cast
     await cast.close_all(server.runtime.sio)
+
+
+def tone_windows(path: Path, frequencies: tuple[int, ...]) -> list[dict[int, float]]:
+    """Spectral magnitude at each frequency in consecutive 0.5 s windows of the decoded file."""
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=48000)
+        chunks = [
+            out.to_ndarray().reshape(-1)
+            for frame in container.decode(audio=0)
+            for out in resampler.resample(frame)
+        ]
+    samples = np.concatenate(chunks)
+    size = 24000
+    result = []
+    for start in range(0, len(samples) - size + 1, size):
+        spectrum = np.abs(np.fft.rfft(samples[start : start + size] * np.hanning(size)))
+        result.append({f: float(spectrum[round(f * size / 48000)]) for f in frequencies})
+    return result
 
 
 async def tracks(server: LiveServer, meeting_id: int) -> list[RecordingTrack]:
@@ -93,3 +114,26 @@ async def test_a_recorded_meeting_has_a_playable_file_per_track(server: LiveServ
             select(MeetingRecording).where(MeetingRecording.meeting_id == cast.meeting.id)
         )
     assert recording is not None and recording.status == "pending"
+
+    # After the meeting, a durable job mixes the microphones into one Ogg/Opus file.
+    await host.ok("meeting.end")
+
+    async def mixed() -> MeetingRecording | None:
+        async with server.runtime.db.read() as s:
+            row = await s.scalar(
+                select(MeetingRecording).where(MeetingRecording.meeting_id == cast.meeting.id)
+            )
+        return row if row is not None and row.status == "ready" else None
+
+    made = await wait_for(mixed, 60, what="the mixed audio")
+    assert made.audio_storage_name and made.audio_storage_name.endswith(".ogg")
+    path = recording_path(server.runtime.settings, made.audio_storage_name)
+    info = probe(path)
+    assert [s["codec_name"] for s in info["streams"]] == ["opus"]
+    print(f"mixed: {made.audio_duration:.2f}s of audio, {made.mix_cpu_seconds:.3f} CPU-s to mix")
+    assert abs(float(info["format"]["duration"]) - real) < 1.0
+    # Both speakers are in it: the 400 Hz and the 1000 Hz tone in (nearly) every half second.
+    windows = tone_windows(path, (400, 1000, 700))
+    assert len(windows) >= 6
+    both = [w for w in windows if w[400] > 20 * w[700] and w[1000] > 20 * w[700]]
+    assert len(both) >= len(windows) - 2, windows
