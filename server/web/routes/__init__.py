@@ -27,6 +27,7 @@ from server.web.routes import room as room_routes
 from server.web.routes import search as search_routes
 from server.web.routes import stats as stats_routes
 from server.web.routes import topics as topic_routes
+from server.web.routes.meeting import recording as recording_routes
 
 
 def build_routes(static_dir: Path) -> list[BaseRoute]:
@@ -55,5 +56,6 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         *search_routes.routes,
         *competition_routes.routes,
         *profile_routes.routes,
+        *recording_routes.routes,
         Mount("/static", StaticFiles(directory=str(static_dir)), name="static"),
     ]

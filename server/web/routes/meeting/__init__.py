@@ -1,0 +1,1 @@
+"""HTTP routes of the live meeting and its log."""
