@@ -7,6 +7,11 @@ without decoding. Figures: forwarded RTP packets per second, per server CPU-seco
 frame rate and loss; then the same through ``MediaRelay`` (decode once, encode per subscriber).
 
     .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 16] [--seconds 12] [--loop uvloop]
+    .venv/bin/python bench/sfu.py --recording [--rounds 2]   # forwarding with and without recording
+
+``--recording``: alternating runs without and with every published track written to WebM files
+(realtime/media/recorder.py, a writer thread per track), no relay; the JSON's
+``recording_cost_ratio`` is server CPU per forwarded packet with recording / without (goal ≤ 1.1).
 
 Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
 watching); the server runs on uvloop, as under uvicorn. Server CPU is getrusage of the child
@@ -67,9 +72,28 @@ def server_main(conn: Connection, mode: str, profile: bool = False, loop: str = 
     )
 
 
+def _recording_opener(directory: Path) -> Any:
+    from realtime.media.peer import Publication
+    from realtime.media.recorder import TrackWriter
+
+    def open_track(pub: Publication) -> TrackWriter:
+        loop = asyncio.get_running_loop()
+        path = directory / f"{pub.participant.replace(':', '')}-{pub.source}.webm"
+        return TrackWriter(
+            path, pub.kind, lambda result: None, lambda: loop.call_soon_threadsafe(pub.request_keyframe)
+        )
+
+    return open_track
+
+
 async def _serve(conn: Connection, mode: str) -> None:
+    import tempfile
+
     loop = asyncio.get_running_loop()
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
+    recordings = tempfile.TemporaryDirectory(prefix="bench-rec-")
+    if mode == "sfu+rec":
+        room.set_recording(_recording_opener(Path(recordings.name)))
     relay = MediaRelay()
     relay_pcs: list[RTCPeerConnection] = []
     relay_tracks: list[MediaStreamTrack] = []
@@ -77,7 +101,7 @@ async def _serve(conn: Connection, mode: str) -> None:
         msg = await loop.run_in_executor(None, conn.recv)
         if msg[0] == "offer":
             _, key, sdp, sources = msg
-            if mode == "sfu":
+            if mode.startswith("sfu"):
                 conn.send(await room.offer(key, sdp, sources))
             else:
                 conn.send(await _relay_offer(sdp, relay, relay_pcs, relay_tracks))
@@ -87,7 +111,7 @@ async def _serve(conn: Connection, mode: str) -> None:
             sent = sum(
                 s.packets_sent + s.retransmitted for p in room.peers.values() for s in p.slots.values()
             )
-            for pc in [] if mode == "sfu" else relay_pcs:
+            for pc in relay_pcs:
                 for t in pc.getTransceivers():
                     if t.sender.track is not None:
                         for s in (await t.sender.getStats()).values():
@@ -99,10 +123,17 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "retransmitted": sum(s.retransmitted for s in slots),
                 "keyframe_requests": sum(p.keyframe_requests for p in room.publications),
                 "received": sum(p.packets for p in room.publications),
+                "recorded_frames": sum(p.recorder.result.frames for p in room.publications if p.recorder),
+                "recorded_bytes": sum(p.recorder.result.bytes for p in room.publications if p.recorder),
+                "recording_dropped": sum(p.recorder.result.dropped for p in room.publications if p.recorder),
             }
             conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
         else:
+            writers = [p.recorder for p in room.publications if p.recorder]
             await room.close()
+            for writer in writers:
+                await asyncio.to_thread(writer.join, 10)
+            recordings.cleanup()
             for pc in relay_pcs:
                 await pc.close()
             conn.send("bye")
@@ -273,19 +304,33 @@ async def main() -> None:
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop")
     ap.add_argument("--skip-relay", action="store_true")
     ap.add_argument("--profile", action="store_true", help="print the server process's hottest functions")
+    ap.add_argument("--recording", action="store_true", help="runs without and with recording, no relay")
+    ap.add_argument("--rounds", type=int, default=2, help="with --recording: pairs of runs")
     args = ap.parse_args()
     video, audio = encode_media(2)
     print(
         f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
     )
-    results = [await run("sfu", args, video, audio)]
-    if not args.skip_relay:
+    if args.recording:
+        results = []
+        for _ in range(args.rounds):
+            results.append(await run("sfu", args, video, audio))
+            results.append(await run("sfu+rec", args, video, audio))
+    else:
+        results = [await run("sfu", args, video, audio)]
+    if not args.skip_relay and not args.recording:
         results.append(await run("relay", args, video, audio))
     for r in results:
         print(
             f"{r['mode']:5}: {r['forwarded_pps']} pkt/s forwarded, server {r['server_cpu_share'] * 100:.0f}% of a core,"
             f" {r['packets_per_cpu_second']} pkt per CPU-s ({r['us_per_packet']} µs/pkt),"
             f" video {r['subscriber_video_fps_mean']} fps (min {r['subscriber_video_fps_min']}), loss {r['loss']}"
+            + (
+                f", recorded {r['server_recorded_frames']} frames ({r['server_recorded_bytes']} B),"
+                f" dropped {r['server_recording_dropped']}"
+                if r["mode"] == "sfu+rec"
+                else ""
+            )
         )
     summary: dict[str, Any] = {
         "publishers": args.publishers,
@@ -294,7 +339,17 @@ async def main() -> None:
         "load_average": os.getloadavg()[0],
         "results": results,
     }
-    if len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
+    if args.recording:
+        plain = [r["us_per_packet"] for r in results if r["mode"] == "sfu" and r["us_per_packet"]]
+        recorded = [r["us_per_packet"] for r in results if r["mode"] == "sfu+rec" and r["us_per_packet"]]
+        if plain and recorded:
+            summary["recording_cost_ratio"] = round(
+                (sum(recorded) / len(recorded)) / (sum(plain) / len(plain)), 3
+            )
+            summary["recording_cost_ratio_per_round"] = [
+                round(b / a, 3) for a, b in zip(plain, recorded, strict=False)
+            ]
+    elif len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
         summary["ratio_vs_relay"] = round(
             results[0]["packets_per_cpu_second"] / results[1]["packets_per_cpu_second"], 1
         )
