@@ -4,8 +4,15 @@ become a WebM file that ffprobe reads without error, as long as the real publica
 from __future__ import annotations
 
 import asyncio
+import random
+import subprocess
+import threading
 import time
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+import av
 
 from realtime.media.config import MediaConfig
 from realtime.media.peer import Publication
@@ -98,3 +105,87 @@ def test_vp8_reassembly_reorders_and_gives_up_incomplete_frames() -> None:
     assert [f[1] for f in out] == [b"", inter] and assembler.lost == 1
     # A late packet of a frame already given up is ignored.
     assert assembler.push(broken[1]) == []
+
+
+def test_corrupt_packets_cost_frames_not_the_file(tmp_path: Path) -> None:
+    """Garbage in the middle of a camera's stream: the frames it touches are given up, the
+    writer waits for the next key frame, the file stays valid; garbage Opus is written as is
+    (the mixing job skips what does not decode)."""
+    rng = random.Random(7)
+    path = tmp_path / "camera.webm"
+    packets = list(vp8_stream(4.0))
+    middle = len(packets) // 2
+    seq = packets[middle][0]
+    for n in range(40):  # forged packets with the stream's timestamps and random bytes
+        _, ts, _, _, arrival = packets[middle + n]
+        packets.insert(
+            middle + 2 * n,
+            (
+                (seq + 30000 + n) & 0xFFFF,
+                ts,
+                rng.getrandbits(1),
+                rng.randbytes(rng.randrange(1, 60)),
+                arrival,
+            ),
+        )
+    result = write_packets(path, "video", packets)
+    assert result.error is None and result.frames > 60 and result.lost_frames >= 1
+    info = probe(path)
+    assert info["streams"][0]["codec_name"] == "vp8" and abs(float(info["format"]["duration"]) - 4.0) < 0.5
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert decoded.returncode == 0
+
+
+def test_a_full_disk_closes_the_track_and_reports_it() -> None:
+    """/dev/full: every write fails with ENOSPC. The writer ends with the error, calls back,
+    and drops whatever is fed afterwards (bounded memory, nothing raised into the SFU)."""
+    results: list[TrackResult] = []
+    done = threading.Event()
+    writer = TrackWriter(Path("/dev/full"), "video", lambda r: (results.append(r), done.set()))
+    for packet in vp8_stream(1.0):
+        writer.feed(*packet)
+    assert done.wait(30)
+    assert results[0].error is not None and "No space" in results[0].error
+    before = results[0].dropped
+    writer.feed(1, 2, 1, b"\x10\x00", 0.0)
+    assert results[0].dropped == before + 1
+    writer.close()
+    writer.join(5)
+
+
+def vp8_stream(seconds: float) -> list[tuple[int, int, int, bytes, float]]:
+    from realtime.media.hooks import vp8_packetize
+
+    codec: Any = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 320, 240, "yuv420p"
+    codec.time_base = Fraction(1, 30)
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "g": "30"}
+    out = []
+    seq = 65000
+    for n in range(round(seconds * 30)):
+        frame = av.VideoFrame(320, 240, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes([(n * 9) % 256]) * plane.buffer_size)
+        frame.pts = n
+        for packet in codec.encode(frame):
+            payloads = vp8_packetize(bytes(packet), n)
+            for i, payload in enumerate(payloads):
+                out.append((seq & 0xFFFF, n * 3000, int(i == len(payloads) - 1), payload, n / 30))
+                seq += 1
+    return out
+
+
+def write_packets(path: Path, kind: str, packets: list[tuple[int, int, int, bytes, float]]) -> TrackResult:
+    results: list[TrackResult] = []
+    done = threading.Event()
+    writer = TrackWriter(path, kind, lambda r: (results.append(r), done.set()))
+    for packet in packets:
+        writer.feed(*packet)
+    writer.close()
+    assert done.wait(30)
+    return results[0]

@@ -224,6 +224,7 @@ class TrackWriter:
         self.kind = kind
         self.result = TrackResult(path, kind)
         self._queue: deque[Packet] = deque()
+        self._finished = False  # the thread ended (closed, or failed): feed drops everything
         self._stop = threading.Event()
         self._on_done = on_done
         self._request_keyframe = request_keyframe
@@ -233,7 +234,7 @@ class TrackWriter:
     # --- on the event loop ---------------------------------------------------------------------
     def feed(self, seq: int, ts: int, marker: int, payload: bytes, arrival: float) -> None:
         queue = self._queue
-        if len(queue) >= MAX_PENDING:
+        if len(queue) >= MAX_PENDING or self._finished:
             self.result.dropped += 1
             return
         queue.append((seq, ts, marker, payload, arrival))
@@ -268,6 +269,7 @@ class TrackWriter:
             log.warning("recording of %s failed: %s", self.path.name, exc)
             self.result.error = f"{type(exc).__name__}: {exc}"[:200]
         finally:
+            self._finished = True
             self._queue.clear()
             self.result.lost_frames = assembler.lost
             muxer.close()
