@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from server.db.models.recordings import RecordingTrack
+from server.db.models import Meeting
+from server.db.models.recordings import MeetingRecording, RecordingTrack
+from server.db.types import utcnow
 from server.domain.meeting.recording import recording_path
+from server.domain.meeting.recording_mix import WRITERS_GRACE
 from server.settings import Settings
 from tests.support.ffprobe import decoded_duration, probe
 from tests.support.live import LiveServer
@@ -34,7 +38,9 @@ async def test_kill9_keeps_what_was_written_and_the_restart_records_in_new_files
 ) -> None:
     secret = server.runtime.secret_key
     db_url = server.settings.database_url
-    var = tmp_path / "var"
+    # One files volume for every process (as when scaled out): the in-process server's worker
+    # may run the mixing job too.
+    var = Path(server.settings.var_dir)
     files = Settings(env="test", database_url=db_url, var_dir=var, secret_key=secret)
     cast = await seed_cast(server.runtime.db, server.url, secret)
 
@@ -100,8 +106,33 @@ async def test_kill9_keeps_what_was_written_and_the_restart_records_in_new_files
         await wait_for(closed, 15, what="the new files closed")
         for row in new:
             assert probe(recording_path(files, row.storage_name))["format"]["duration"]
-        # The first files stay as they were (the mixing job marks them interrupted later).
+        # The first files stay as they were until the meeting's mixing job marks them interrupted.
         assert all(r.status == "recording" for r in await rows() if r.storage_name in old)
+        await host.ok("meeting.end")
+        async with server.runtime.db.transaction() as s:  # their writers' process is long dead
+            await s.execute(
+                update(Meeting)
+                .where(Meeting.id == cast.meeting.id)
+                .values(ended_at=utcnow() - WRITERS_GRACE - timedelta(seconds=1))
+            )
+
+        async def mixed() -> MeetingRecording | None:
+            async with server.runtime.db.read() as s:
+                row = await s.scalar(
+                    select(MeetingRecording).where(MeetingRecording.meeting_id == cast.meeting.id)
+                )
+            return row if row is not None and row.status == "ready" else None
+
+        made = await wait_for(mixed, 60, what="the mixed audio")
+        for row in await rows():
+            if row.storage_name in old:
+                assert row.status == "interrupted" and row.size > 0
+                assert abs(row.duration - decoded_duration(recording_path(files, row.storage_name))) < 0.1
+        # Both sessions' microphones are in the mix, placed at their times (the gap is silence).
+        assert made.audio_duration >= elapsed + 2
+        assert (
+            probe(recording_path(files, str(made.audio_storage_name)))["streams"][0]["codec_name"] == "opus"
+        )
     finally:
         await asyncio.gather(*(c.sio.disconnect() for c in clients), return_exceptions=True)
         for peer in peers:

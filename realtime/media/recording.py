@@ -29,6 +29,7 @@ class RecordingFiles:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: set[TrackWriter] = set()
 
     def apply(self, room: MediaRoom, on: bool) -> None:
         """Make the room follow the log's ``recording`` flag."""
@@ -51,7 +52,9 @@ class RecordingFiles:
                 loop.call_soon_threadsafe(pub.request_keyframe)
 
             path = recording_path(self.runtime.settings, name)
-            return TrackWriter(path, pub.kind, done, keyframe)
+            writer = TrackWriter(path, pub.kind, done, keyframe)
+            self._writers.add(writer)
+            return writer
 
         return open_track
 
@@ -102,6 +105,17 @@ class RecordingFiles:
             log.exception("recording track row not completed", extra={"file": result.path.name})
 
     async def close(self) -> None:
-        """Wait for the rows of the files closed during shutdown."""
+        """On shutdown (the rooms closed their writers): let the threads finish their files,
+        then complete the rows."""
+        writers = list(self._writers)
+        for writer in writers:
+            writer.close()
+
+        def join_all() -> None:
+            for writer in writers:
+                writer.join(5)
+
+        await asyncio.to_thread(join_all)
+        await asyncio.sleep(0)  # the threads' callbacks, queued with call_soon_threadsafe
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)

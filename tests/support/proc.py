@@ -84,7 +84,7 @@ async def start_server_process(
         except httpx.HTTPError:
             return False
 
-    await wait_for(ready, 30, interval=0.1, what="server process ready")
+    await wait_for(ready, 60, interval=0.1, what="server process ready")  # a loaded 2-core machine
     return server
 
 
