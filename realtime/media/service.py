@@ -19,6 +19,7 @@ from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
 from realtime.meeting.broadcast import participant_room
 from server.domain.media import microphones_locked, record_media_fact
+from server.domain.meeting.recording import recording_switched_on
 from server.domain.room_state import Outcome, RoomState
 from server.errors import AppError, NotFound
 
@@ -105,7 +106,8 @@ class MediaService:
         if fresh:  # this node (re)starts the meeting's media: the lock survives in the log
             async with self.runtime.db.read() as session:
                 room.locked = room.locked or await microphones_locked(session, meeting_id)
-            await self._follow_recording(meeting_id, room)
+                recording = await recording_switched_on(session, meeting_id)
+            self.recording.apply(room, recording)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
             return {"sdp": sdp, "slots": room.slot_map(participant), "locked": room.locked}
@@ -162,15 +164,6 @@ class MediaService:
                 raise
             except Exception:
                 log.exception("media placement renewal failed")
-
-    async def _follow_recording(self, meeting_id: int, room: MediaRoom) -> None:
-        from realtime.meeting.registry import room_service
-
-        try:
-            state = await room_service(self.runtime).current_state(meeting_id)
-        except NotFound:
-            return
-        self.recording.apply(room, recording_wanted(state))
 
     def room(self, meeting_id: int) -> MediaRoom:
         if self._worker is None:

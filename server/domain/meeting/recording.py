@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Meeting, User
+from server.db.models import Meeting, MeetingEvent, User
 from server.db.models.recordings import MeetingRecording, RecordingTrack
 from server.db.types import utcnow
 from server.domain.meeting_hooks import MeetingChange, on_meeting_change
@@ -64,6 +64,21 @@ async def switch_recording(
     ):
         session.add(MeetingRecording(meeting_id=meeting_id, status="pending"))
     return await append_events(session, meeting_id, [("recording.switched", actor.key, {"on": on})])
+
+
+async def recording_switched_on(session: AsyncSession, meeting_id: int) -> bool:
+    """The log's switch, for a media node that (re)starts the meeting's media (restart,
+    failover): the last ``recording.switched``, unless the meeting is over."""
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None or meeting.status.value in ("ended", "cancelled"):
+        return False
+    payload = await session.scalar(
+        select(MeetingEvent.payload)
+        .where(MeetingEvent.meeting_id == meeting_id, MeetingEvent.type == "recording.switched")
+        .order_by(MeetingEvent.seq.desc())
+        .limit(1)
+    )
+    return bool(payload and payload.get("on"))
 
 
 # --- the tracks' rows (written by the SFU) -----------------------------------------------------------
