@@ -84,7 +84,11 @@ async def start_server_process(
         except httpx.HTTPError:
             return False
 
-    await wait_for(ready, 60, interval=0.1, what="server process ready")  # a loaded 2-core machine
+    try:
+        await wait_for(ready, 60, interval=0.1, what="server process ready")  # a loaded 2-core machine
+    except BaseException:
+        server.kill9()  # never leave a half-started server behind
+        raise
     return server
 
 
