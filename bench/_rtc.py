@@ -31,5 +31,5 @@ def enlarge_receive_buffers(pcs: Iterable[RTCPeerConnection], size: int = 1 << 2
             connection = t.receiver.transport.transport._connection
             for protocol in connection._protocols:
                 transport = protocol.transport
-                if transport is not None:
+                if transport is not None and not transport.is_closing():  # ICE closed unused pairs
                     transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)

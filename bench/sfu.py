@@ -7,12 +7,11 @@ without decoding. Figures: forwarded RTP packets per second, per server CPU-seco
 frame rate and loss; then the same through ``MediaRelay`` (decode once, encode per subscriber).
 
     .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 16] [--seconds 12] [--loop uvloop]
-                                  [--transcription]
+    .venv/bin/python bench/sfu.py --recording [--rounds 2]   # forwarding with and without recording
 
-``--transcription`` adds a run with transcription on in the server process: every microphone's
-packets are captured for transcription (realtime/media/capture.py) and a worker thread runs
-the Whisper engine back to back on a festival phrase all along (the worst case: the engine
-never idles) — forwarding cost with transcription against without, same run.
+``--recording``: alternating runs without and with every published track written to WebM files
+(realtime/media/recorder.py, a writer thread per track), no relay; the JSON's
+``recording_cost_ratio`` is server CPU per forwarded packet with recording / without (goal ≤ 1.1).
 
 Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
 watching); the server runs on uvloop, as under uvicorn. Server CPU is getrusage of the child
@@ -73,34 +72,28 @@ def server_main(conn: Connection, mode: str, profile: bool = False, loop: str = 
     )
 
 
-def _transcribe_forever(stop: Any, ready: Any, done: list[float]) -> None:
-    """The server's transcription thread at full tilt: the engine on a phrase, again and again."""
-    from server.transcription.audio import decode_file
-    from server.transcription.engine import Engine, EngineOptions
+def _recording_opener(directory: Path) -> Any:
+    from realtime.media.peer import Publication
+    from realtime.media.recorder import TrackWriter
 
-    engine = Engine(EngineOptions())
-    if not engine.load():
-        raise SystemExit(f"transcription unavailable: {engine.reason}")
-    audio = decode_file(Path(__file__).resolve().parents[1] / "tests" / "speech" / "plan.wav")
-    while not stop.is_set():
-        started = time.perf_counter()
-        engine.transcribe(audio)
-        done.append((time.perf_counter() - started) / (len(audio) / 16000))
-        ready.set()
+    def open_track(pub: Publication) -> TrackWriter:
+        loop = asyncio.get_running_loop()
+        path = directory / f"{pub.participant.replace(':', '')}-{pub.source}.webm"
+        return TrackWriter(
+            path, pub.kind, lambda result: None, lambda: loop.call_soon_threadsafe(pub.request_keyframe)
+        )
+
+    return open_track
 
 
 async def _serve(conn: Connection, mode: str) -> None:
+    import tempfile
+
     loop = asyncio.get_running_loop()
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
-    transcribing = mode == "sfu+transcription"
-    rtfs: list[float] = []
-    if transcribing:
-        import threading
-
-        room.set_transcribing(True)
-        stop, ready = threading.Event(), threading.Event()
-        threading.Thread(target=_transcribe_forever, args=(stop, ready, rtfs), daemon=True).start()
-        await loop.run_in_executor(None, ready.wait)  # the model loaded and warm before the measurement
+    recordings = tempfile.TemporaryDirectory(prefix="bench-rec-")
+    if mode == "sfu+rec":
+        room.set_recording(_recording_opener(Path(recordings.name)))
     relay = MediaRelay()
     relay_pcs: list[RTCPeerConnection] = []
     relay_tracks: list[MediaStreamTrack] = []
@@ -121,7 +114,7 @@ async def _serve(conn: Connection, mode: str) -> None:
             sent = sum(
                 s.packets_sent + s.retransmitted for p in room.peers.values() for s in p.slots.values()
             )
-            for pc in [] if mode == "sfu" else relay_pcs:
+            for pc in relay_pcs:
                 for t in pc.getTransceivers():
                     if t.sender.track is not None:
                         for s in (await t.sender.getStats()).values():
@@ -133,12 +126,17 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "retransmitted": sum(s.retransmitted for s in slots),
                 "keyframe_requests": sum(p.keyframe_requests for p in room.publications),
                 "received": sum(p.packets for p in room.publications),
-                "transcriptions": len(rtfs),
-                "rtf": sum(rtfs[-5:]) / len(rtfs[-5:]) if rtfs else 0.0,
+                "recorded_frames": sum(p.recorder.result.frames for p in room.publications if p.recorder),
+                "recorded_bytes": sum(p.recorder.result.bytes for p in room.publications if p.recorder),
+                "recording_dropped": sum(p.recorder.result.dropped for p in room.publications if p.recorder),
             }
             conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
         else:
+            writers = [p.recorder for p in room.publications if p.recorder]
             await room.close()
+            for writer in writers:
+                await asyncio.to_thread(writer.join, 10)
+            recordings.cleanup()
             for pc in relay_pcs:
                 await pc.close()
             conn.send("bye")
@@ -298,7 +296,6 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         "loss": round(lost / (lost + received), 4) if received else None,
         "load_generator_cpu_share": round(mine / elapsed, 3),
         **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k != "rtf"},
-        "transcription_rtf": round(extra1["rtf"], 2) if extra1.get("rtf") else None,
     }
 
 
@@ -309,23 +306,34 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop")
     ap.add_argument("--skip-relay", action="store_true")
-    ap.add_argument("--transcription", action="store_true", help="also a run with transcription on")
     ap.add_argument("--profile", action="store_true", help="print the server process's hottest functions")
+    ap.add_argument("--recording", action="store_true", help="runs without and with recording, no relay")
+    ap.add_argument("--rounds", type=int, default=2, help="with --recording: pairs of runs")
     args = ap.parse_args()
     video, audio = encode_media(2)
     print(
         f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
     )
-    results = [await run("sfu", args, video, audio)]
-    if args.transcription:
-        results.append(await run("sfu+transcription", args, video, audio))
-    if not args.skip_relay:
+    if args.recording:
+        results = []
+        for _ in range(args.rounds):
+            results.append(await run("sfu", args, video, audio))
+            results.append(await run("sfu+rec", args, video, audio))
+    else:
+        results = [await run("sfu", args, video, audio)]
+    if not args.skip_relay and not args.recording:
         results.append(await run("relay", args, video, audio))
     for r in results:
         print(
             f"{r['mode']:5}: {r['forwarded_pps']} pkt/s forwarded, server {r['server_cpu_share'] * 100:.0f}% of a core,"
             f" {r['packets_per_cpu_second']} pkt per CPU-s ({r['us_per_packet']} µs/pkt),"
             f" video {r['subscriber_video_fps_mean']} fps (min {r['subscriber_video_fps_min']}), loss {r['loss']}"
+            + (
+                f", recorded {r['server_recorded_frames']} frames ({r['server_recorded_bytes']} B),"
+                f" dropped {r['server_recording_dropped']}"
+                if r["mode"] == "sfu+rec"
+                else ""
+            )
         )
     summary: dict[str, Any] = {
         "publishers": args.publishers,
@@ -334,35 +342,23 @@ async def main() -> None:
         "load_average": os.getloadavg()[0],
         "results": results,
     }
-    with_transcription = next((r for r in results if r["mode"] == "sfu+transcription"), None)
-    if with_transcription is not None:
-        base = results[0]
-        summary["transcription_forwarding"] = {
-            "fps_mean_ratio": round(
-                with_transcription["subscriber_video_fps_mean"] / base["subscriber_video_fps_mean"], 3
+    if args.recording:
+        plain = [r["us_per_packet"] for r in results if r["mode"] == "sfu" and r["us_per_packet"]]
+        recorded = [r["us_per_packet"] for r in results if r["mode"] == "sfu+rec" and r["us_per_packet"]]
+        if plain and recorded:
+            summary["recording_cost_ratio"] = round(
+                (sum(recorded) / len(recorded)) / (sum(plain) / len(plain)), 3
             )
-            if base["subscriber_video_fps_mean"]
-            else None,
-            "forwarded_pps_ratio": round(with_transcription["forwarded_pps"] / base["forwarded_pps"], 3)
-            if base["forwarded_pps"]
-            else None,
-            "loss": [base["loss"], with_transcription["loss"]],
-            "transcription_rtf_under_load": with_transcription["transcription_rtf"],
-        }
-        results = [r for r in results if r["mode"] != "sfu+transcription"] + [with_transcription]
-    relays = [r for r in results if r["mode"] == "relay"]
-    if relays and results[0]["packets_per_cpu_second"] and relays[0]["packets_per_cpu_second"]:
-        results_pair = [results[0], relays[0]]
-    else:
-        results_pair = []
-    if len(results_pair) == 2:
+            summary["recording_cost_ratio_per_round"] = [
+                round(b / a, 3) for a, b in zip(plain, recorded, strict=False)
+            ]
+    elif len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
         summary["ratio_vs_relay"] = round(
-            results_pair[0]["packets_per_cpu_second"] / results_pair[1]["packets_per_cpu_second"], 1
+            results[0]["packets_per_cpu_second"] / results[1]["packets_per_cpu_second"], 1
         )
-        if results_pair[1]["video_frames_per_cpu_second"]:
+        if results[1]["video_frames_per_cpu_second"]:
             summary["ratio_vs_relay_frames"] = round(
-                results_pair[0]["video_frames_per_cpu_second"]
-                / results_pair[1]["video_frames_per_cpu_second"],
+                results[0]["video_frames_per_cpu_second"] / results[1]["video_frames_per_cpu_second"],
                 1,
             )
     print(json.dumps(summary))

@@ -4,8 +4,9 @@
 # iproute2: the impaired-network test (network namespaces, TUN devices; tests/support/netns.py).
 # poppler-utils: pdftoppm, to look at the PDF renderings (tests/test_protocol_render.py).
 # festival + festvox-ru: Russian test speech for transcription (scripts/make_test_speech.sh, bench/transcript.py).
+# ffmpeg: ffprobe checks the recorded files (tests/test_recording_*.py).
 set -euo pipefail
-PACKAGES=(chromium fonts-dejavu-core fonts-liberation iproute2 poppler-utils festival festvox-ru)
+PACKAGES=(chromium fonts-dejavu-core fonts-liberation iproute2 poppler-utils festival festvox-ru ffmpeg)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     transcription_beam_size: int = Field(default=1, ge=1, le=10)
     # How long the protocol job waits for queued audio to be transcribed before assembling.
     transcription_protocol_wait_seconds: float = Field(default=600.0, ge=0.0, le=86400.0)
+    # Days a meeting's recording is kept after it was made (then a durable job deletes it).
+    recording_retention_days: int = Field(default=365, ge=1, le=3650)
     # Minutes before a meeting's start at which its registrants get the reminder e-mail.
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 

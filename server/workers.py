@@ -51,6 +51,8 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 def _load_handlers() -> None:
     # Importing the modules registers their handlers.
     import server.domain.community.notifications
+    import server.domain.meeting.recording
+    import server.domain.meeting.recording_mix
     import server.domain.protocol.workflow
     import server.domain.year.anonymous
     import server.domain.year.feedback

@@ -27,6 +27,7 @@ MODERATOR_ONLY = {
     "agenda.start",
     "agenda.end",
     "floor.grant",
+    "recording.switch",
 }
 EVERYONE = {"join", "sync", "leave", "chat.send", "hand.raise", "hand.lower", "floor.end"}
 MODERATORS = {"methodist", "admin"}
@@ -114,6 +115,8 @@ async def test_role_action_matrix(cast: Cast, role: str) -> None:
         assert (await k.ok("join", {"meeting_id": m}))["status"] == "waiting"
     await check.send("waiting.admit", {"participant": cast.key("teacher3")})
     await check.send("waiting.deny", {"participant": cast.key("teacher4")})
+    await check.send("recording.switch", {"on": True})
+    await check.send("recording.switch", {"on": False})
     await check.send("meeting.end")
     await check.send("leave")
     assert set(check.seen) == room_messages()

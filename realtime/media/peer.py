@@ -21,6 +21,7 @@ from realtime.media import hooks
 from realtime.media.capture import SpeechCapture
 from realtime.media.errors import BadSignal, CodecUnsupported
 from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, vp8_keyframe_start
+from realtime.media.recorder import TrackWriter
 from realtime.media.speech import SpeechDetector
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class Publication:
         self.reassembled = 0  # frames aiortc's own jitter buffer completed (not forwarded)
         # The publisher's latest RTCP SR: (NTP time, RTP timestamp), for the legs' own SRs.
         self.sender_report: tuple[int, int] | None = None
+        self.recorder: TrackWriter | None = None  # set while the meeting is being recorded
 
     @property
     def active(self) -> bool:
@@ -134,7 +136,12 @@ class Publication:
             return
         if self.kind == "audio" or packet.marker:
             self.frames += 1
-        if not payload or self.muted or self.stopped or not self.slots:
+        if not payload or self.muted or self.stopped:
+            return
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.feed(seq, packet.timestamp, packet.marker, payload, now)
+        if not self.slots:
             return
         keyframe = self.kind == "audio" or vp8_keyframe_start(payload)
         ts, marker = packet.timestamp, packet.marker

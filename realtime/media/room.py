@@ -13,6 +13,7 @@ from realtime.media.capture import CapturedSpeech, SpeechCapture
 from realtime.media.config import MediaConfig
 from realtime.media.errors import BadSignal, MediaError, NoPeer, ScreenBusy
 from realtime.media.peer import Peer, Publication, Source, offer_ufrag
+from realtime.media.recorder import TrackWriter
 
 log = logging.getLogger("smo.media")
 
@@ -20,6 +21,8 @@ log = logging.getLogger("smo.media")
 # "screen.stopped" / "slots" ({slots: {mid: {participant, source} | None}, mics: [participant...]})
 # / "closed" ({reason}) / "speech.captured" ({speech: CapturedSpeech}, transcription on).
 Notify = Callable[[str, str, dict[str, Any]], None]
+# open_track(publication) -> the writer of its file while the meeting is recorded.
+TrackOpener = Callable[[Publication], TrackWriter]
 
 
 class MediaRoom:
@@ -35,6 +38,7 @@ class MediaRoom:
         self._mics_sent: dict[str, list[str]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.transcribing = False  # the meeting's transcription is on and the engine can run
+        self.recording: TrackOpener | None = None
 
     # --- transcription -----------------------------------------------------------------------
     def set_transcribing(self, on: bool) -> None:
@@ -102,6 +106,8 @@ class MediaRoom:
                 pub.muted = True
             if pub.source == "screen":
                 self.notify("screen.started", participant, {})
+            if self.recording is not None:
+                self._start_recording(pub)
         self.rebalance()
         return answer
 
@@ -141,6 +147,7 @@ class MediaRoom:
     def _retire(self, pub: Publication) -> None:
         was_screen = pub.source == "screen" and not pub.stopped
         pub.stopped = True
+        self._stop_recording(pub)
         self._end_speech(pub)
         for slot in tuple(pub.slots):
             slot.assign(None)
@@ -164,6 +171,31 @@ class MediaRoom:
     @property
     def idle(self) -> bool:
         return not self.peers
+
+    # --- recording ---------------------------------------------------------------------------
+    def set_recording(self, opener: TrackOpener | None) -> None:
+        """Start (an opener given) or stop writing every published track to its own file."""
+        self.recording = opener
+        for pub in self.publications:
+            if opener is None:
+                self._stop_recording(pub)
+            elif pub.recorder is None and not pub.stopped:
+                self._start_recording(pub)
+
+    def _start_recording(self, pub: Publication) -> None:
+        assert self.recording is not None
+        try:
+            pub.recorder = self.recording(pub)
+        except Exception:  # no directory, no space: the meeting goes on unrecorded
+            log.exception("recording could not start", extra={"meeting_id": self.meeting_id})
+            return
+        pub.request_keyframe()
+
+    @staticmethod
+    def _stop_recording(pub: Publication) -> None:
+        if pub.recorder is not None:
+            pub.recorder.close()
+            pub.recorder = None
 
     # --- speech ------------------------------------------------------------------------------
     def speech_changed(self, pub: Publication, change: str) -> None:

@@ -15,11 +15,13 @@ from realtime.media.capture import CapturedSpeech
 from realtime.media.config import MediaConfig
 from realtime.media.errors import MicLocked
 from realtime.media.placement import NodeUnavailable, NotOwner, Placement, default_node_id
+from realtime.media.recording import RecordingFiles
 from realtime.media.room import MediaRoom
 from realtime.media.sfu import Sfu
 from realtime.media.transcriber import transcriber
 from realtime.meeting.broadcast import participant_room
 from server.domain.meeting.media import microphones_locked, record_media_fact
+from server.domain.meeting.recording import recording_switched_on
 from server.domain.meeting.room_state import Outcome, RoomState
 from server.domain.meeting.transcript import enqueue_speech, switched_on
 from server.errors import AppError, NotFound
@@ -43,6 +45,7 @@ class MediaService:
         self._worker: asyncio.Task[None] | None = None
         self._warden: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
+        self.recording = RecordingFiles(runtime)
         settings = runtime.settings
         self.node_id: str = getattr(settings, "media_node_id", None) or default_node_id()
         self.placement: Placement | None = None
@@ -95,6 +98,11 @@ class MediaService:
             }
         if op == "transcription" and meeting_id not in self.sfu.rooms:
             return {"transcribing": False}  # no media yet: the room reads the switch when it starts
+        if op == "recording":  # the switch was logged: follow it now (the watcher would within 1 s)
+            existing = self.sfu.rooms.get(meeting_id)
+            if existing is not None:
+                self.recording.apply(existing, bool(args.get("on")))
+            return {}
         if op == "leave":
             await self.sfu.leave(meeting_id, participant)
             await self._reap(meeting_id)
@@ -105,7 +113,9 @@ class MediaService:
             async with self.runtime.db.read() as session:
                 room.locked = room.locked or await microphones_locked(session, meeting_id)
                 transcribing = await switched_on(session, meeting_id, "transcription")
+                recording = await recording_switched_on(session, meeting_id)
             self._transcribe(room, transcribing)
+            self.recording.apply(room, recording)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
             return {
@@ -207,6 +217,7 @@ class MediaService:
                 except Exception:
                     log.warning("media presence check failed", extra={"meeting_id": meeting_id})
                     continue
+                self.recording.apply(room, recording_wanted(state))
                 for key in list(room.peers):
                     reason = None
                     if state.status in ("ended", "cancelled"):
@@ -266,6 +277,7 @@ class MediaService:
                 task.cancel()
         owned = list(self.sfu.rooms)
         await self.sfu.close()
+        await self.recording.close()
         if self.placement is not None:
             await self.placement.close(owned)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -275,6 +287,11 @@ class MediaService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def recording_wanted(state: RoomState) -> bool:
+    """The log's switch, until the meeting is over."""
+    return state.recording and state.status not in ("ended", "cancelled")
 
 
 def media_service(runtime: Runtime) -> MediaService:

@@ -1,9 +1,8 @@
 """The room's transcription and recording switches, and the transcript so far.
 
-``transcription.switch`` / ``recording.switch`` (moderators): the switch is an event in the
-log (``transcription.switched`` / ``recording.switched``); transcription then starts or stops
-capturing speech where the meeting's media lives. Recording itself is done elsewhere; it
-follows ``recording.switched``. ``transcript.list`` gives a joining client the segments so far
+``transcription.switch`` (moderators): the switch is an event in the log
+(``transcription.switched``); transcription then starts or stops capturing speech where the
+meeting's media lives. (``recording.switch`` is realtime/meeting/handlers/recording.py.) ``transcript.list`` gives a joining client the segments so far
 (later ones arrive as events)."""
 
 from __future__ import annotations
@@ -48,11 +47,6 @@ async def transcription_switch(ctx: HandlerContext, msg: Switch) -> dict[str, An
     result = await _switch(ctx, "transcription", msg.on)
     await media_service(ctx.runtime).run(ctx.meeting_id, "transcription", on=msg.on)
     return result
-
-
-@handler("recording.switch", Switch, moderator=True)
-async def recording_switch(ctx: HandlerContext, msg: Switch) -> dict[str, Any]:
-    return await _switch(ctx, "recording", msg.on)
 
 
 @handler("transcript.list", Empty)

@@ -84,6 +84,12 @@ LIMITS: dict[str, Rate] = {
     "media.lock": _r(10),
     "media.unlock": _r(10),
     "media.screen_stop": _r(20),
+    # reactions: a passing sign, 6 per 10 s per person whatever the number of tabs
+    "reaction.send": _r(6, 10, 6),
+    # transcription and recording
+    "transcription.switch": _r(10),
+    "recording.switch": _r(10),
+    "transcript.list": _r(10),
 }
 DEFAULT = _r(10)  # a message registered without its own line (tests require one per message)
 SESSION_KEY = "rates"

@@ -22,17 +22,18 @@ SAMPLES = 960  # 20 ms
 
 
 class ToneTrack(MediaStreamTrack):
-    """A 440 Hz tone, loud while ``pattern(t)`` is true, silent otherwise (paced in real time)."""
+    """A 440 Hz tone (or ``frequency``), loud while ``pattern(t)`` is true, silent otherwise
+    (paced in real time; ``frequency`` should make whole periods in 20 ms: a multiple of 50)."""
 
     kind = "audio"
 
-    def __init__(self, pattern: Callable[[float], bool] = lambda t: True) -> None:
+    def __init__(self, pattern: Callable[[float], bool] = lambda t: True, frequency: float = 440) -> None:
         super().__init__()
         self.pattern = pattern
         self.start: float | None = None
         self._pts = 0
         tone = array.array(
-            "h", (int(math.sin(2 * math.pi * 440 * n / SAMPLE_RATE) * 12000) for n in range(SAMPLES))
+            "h", (int(math.sin(2 * math.pi * frequency * n / SAMPLE_RATE) * 12000) for n in range(SAMPLES))
         )
         self._tone = tone.tobytes()
         self._silence = bytes(2 * SAMPLES)

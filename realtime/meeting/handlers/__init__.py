@@ -8,4 +8,5 @@ import realtime.meeting.handlers.floor
 import realtime.meeting.handlers.moderation
 import realtime.meeting.handlers.polls
 import realtime.meeting.handlers.reactions
+import realtime.meeting.handlers.recording
 import realtime.meeting.handlers.room  # noqa: F401

@@ -1,6 +1,6 @@
 """reaction.send: a passing sign («Нравится», «Поддерживаю», «Есть вопрос», «Аплодисменты»)
 shown for a moment over the sender's tile. Not logged: it changes no state and is no part of
-the protocol; rate-limited like the chat."""
+the protocol; rate-limited like every room message (realtime/meeting/limits.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from realtime.meeting.registry import HandlerContext, Message, handler
 from server.domain.meeting.room import require_live
 
 REACTION_KINDS = ("like", "support", "question", "applause")
-REACTIONS_PER_WINDOW = 6
-REACTION_WINDOW_SECONDS = 10
 
 
 class ReactionSend(Message):
@@ -22,8 +20,5 @@ class ReactionSend(Message):
 async def reaction_send(ctx: HandlerContext, msg: ReactionSend) -> dict[str, Any]:
     if ctx.state is not None:
         require_live(ctx.state)
-    await ctx.runtime.limiter.hit(
-        f"reaction:{ctx.meeting_id}:{ctx.participant}", REACTIONS_PER_WINDOW, REACTION_WINDOW_SECONDS
-    )
     await ctx.emit_to_room("reaction", {"participant": ctx.participant, "kind": msg.kind})
     return {}

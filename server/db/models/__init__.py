@@ -97,3 +97,4 @@ __all__ = [
     "StoredFile",
     "User",
 ]
+from server.db.models.recordings import MeetingRecording, RecordingTrack  # noqa: F401

@@ -1,1 +1,1 @@
-"""The live meeting and its log: room, chat, hands, polls, media facts, documents, transcript."""
+"""The live meeting and its log: room, chat, hands, polls, media facts, documents, transcript, recording."""

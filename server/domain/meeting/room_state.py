@@ -104,6 +104,10 @@ class RoomState:
     def status(self) -> str:
         return str(self.meeting["status"])
 
+    @property
+    def recording(self) -> bool:
+        return bool(self.meeting.get("recording"))
+
     def is_moderator(self, key: str) -> bool:
         person = self.participants.get(key)
         return bool(person and person["moderator"] and not person["removed"])

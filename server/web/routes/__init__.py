@@ -21,6 +21,7 @@ from server.web.routes.community import topics as topic_routes
 from server.web.routes.meeting import documents as document_routes
 from server.web.routes.meeting import meetings
 from server.web.routes.meeting import polls as poll_routes
+from server.web.routes.meeting import recording as recording_routes
 from server.web.routes.meeting import room as room_routes
 from server.web.routes.protocol import protocols as protocol_routes
 from server.web.routes.year import analysis as analysis_routes
@@ -72,5 +73,6 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         *competition_routes.routes,
         *profile_routes.routes,
         Route("/favicon.ico", favicon(static_dir / "favicon.ico")),
+        *recording_routes.routes,
         Mount("/static", StaticFiles(directory=str(static_dir)), name="static"),
     ]

@@ -1,1 +1,1 @@
-"""HTTP routes of the meeting group (see server/domain/meeting/)."""
+"""HTTP routes of the live meeting and its log."""

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from server.db.models import Association, MeetingForm
 from server.db.models.protocols import MeetingProtocol
+from server.db.models.recordings import MeetingRecording
 from server.domain.accounts.associations import MemberRow
 from server.domain.meeting.chat import public_transcript
 from server.domain.meeting.meetings import (
@@ -157,6 +158,11 @@ async def meeting_page(request: Request) -> Response:
         protocol = await s.scalar(
             select(MeetingProtocol).where(MeetingProtocol.meeting_id == view.meeting.id)
         )
+        recording = await s.scalar(
+            select(MeetingRecording).where(
+                MeetingRecording.meeting_id == view.meeting.id, MeetingRecording.status != "deleted"
+            )
+        )
         panels = await load_panels(s, "meeting", current_user(request), view.meeting)
         aside_panels = await load_panels(s, "meeting_aside", current_user(request), view.meeting)
     public_url = request.app.state.settings.public_url
@@ -168,6 +174,7 @@ async def meeting_page(request: Request) -> Response:
             "m": view.meeting,
             "transcript": transcript,
             "protocol": protocol,
+            "recording": recording,
             "guest_link": guest_url(public_url, view.meeting) if view.can_moderate else "",
             "panels": panels,
             "aside_panels": aside_panels,
