@@ -71,7 +71,20 @@ def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
     from realtime.namespaces import register_namespaces
 
     register_namespaces(sio, runtime)
+    runtime.live = LiveRooms(runtime)
     return sio, socketio.ASGIApp(sio, socketio_path="socket.io")
+
+
+class LiveRooms:
+    """The live meeting's services for the pages (server.runtime.LiveMeetings)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def close_overdue_polls(self, meeting_id: int) -> None:
+        from realtime.meeting.handlers.polls import close_overdue
+
+        await close_overdue(self.runtime, meeting_id)
 
 
 async def stop_realtime(runtime: Runtime) -> None:

@@ -1,4 +1,8 @@
-"""The application factory: one ASGI app serving pages, the API, static files and Socket.IO."""
+"""The application factory: one ASGI app serving pages, the API, static files and Socket.IO.
+
+It composes the parts, so that the imports run one way (app -> realtime / web -> domain -> db):
+the runtime first, then the realtime server and the workers that use it.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,24 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 
+from realtime.server import create_realtime, stop_realtime
+from server.domain.community import notifications
+from server.domain.meeting import recording, recording_mix
+from server.domain.protocol import workflow
+from server.domain.year import anonymous, feedback, preparation
 from server.logs import configure_logging
+from server.mail import sender
 from server.runtime import Runtime
+from server.sessions import SESSION_COOKIE, SESSION_MAX_AGE
 from server.settings import Settings
-from server.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from server.web.error_handlers import HANDLERS
 from server.web.middleware import CurrentUserMiddleware, SecurityHeadersMiddleware
 from server.web.routes import build_routes
 from server.web.templating import make_environment
+from server.workers import start_workers
 
+# The modules whose outbox jobs the workers run: importing them registers their handlers.
+JOB_MODULES = (notifications, workflow, feedback, preparation, anonymous, recording, recording_mix, sender)
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 SOCKETIO_PATH = "/socket.io/"
 
@@ -52,8 +65,13 @@ def create_app(settings: Settings | None = None) -> SmoApp:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
         try:
+            runtime.sio, runtime.sio_app = create_realtime(runtime)
+            runtime.tasks.extend(start_workers(runtime))
+            runtime.started()
             yield
         finally:
+            await runtime.stop_tasks()
+            await stop_realtime(runtime)
             await runtime.stop()
 
     web = Starlette(

@@ -2,6 +2,10 @@
 
 Handlers reach it through ``request.app.state.runtime`` (HTTP) or the namespace's
 ``runtime`` attribute (Socket.IO). Two apps in one process each have their own.
+
+The runtime holds the shared resources (database, Redis, rate limits) and the slots the other
+parts fill; it imports none of them. The app factory (server/app.py) composes: it starts the
+runtime, then builds the realtime server and starts the workers that use it.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.db.engine import Database
 from server.ratelimit import RateLimiter
@@ -22,6 +26,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("smo.runtime")
 
 
+class LiveMeetings(Protocol):
+    """What the live meeting (realtime/) does for the pages; set when the app composes it."""
+
+    async def close_overdue_polls(self, meeting_id: int) -> None:
+        """Close the meeting's polls whose timer ran out, and tell the room."""
+
+
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -32,6 +43,7 @@ class Runtime:
         self.sio_app: Any = None
         self.limiter = RateLimiter(self)
         self.tasks: list[asyncio.Task[Any]] = []
+        self.live: LiveMeetings | None = None
         # Extensions (media SFU, documents, workers) hang their state here by name.
         self.services: dict[str, Any] = {}
 
@@ -42,17 +54,15 @@ class Runtime:
         return self._db
 
     async def start(self) -> None:
+        """Open the shared resources (the app then adds the realtime server and the workers)."""
         self._db = Database(self.settings.database_url, key_dir=self.settings.resolved_sealing_key_dir)
         if self.settings.redis_url:
             from redis.asyncio import Redis
 
             self.redis = Redis.from_url(self.settings.redis_url)
-        from realtime.server import create_realtime
 
-        self.sio, self.sio_app = create_realtime(self)
-        from server.workers import start_workers
-
-        self.tasks.extend(start_workers(self))
+    def started(self) -> None:
+        """Called by the app once every part is built."""
         # Everything imported and built so far lives as long as the process: move it out of the
         # garbage collector's sight, so that a full collection during a meeting scans only what
         # the meetings created (a full scan of the whole heap stalled broadcasts by 100-200 ms).
@@ -66,7 +76,7 @@ class Runtime:
             },
         )
 
-    async def stop(self) -> None:
+    async def stop_tasks(self) -> None:
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -77,9 +87,10 @@ class Runtime:
             except Exception:
                 log.exception("background task failed while stopping")
         self.tasks.clear()
-        from realtime.server import stop_realtime
 
-        await stop_realtime(self)
+    async def stop(self) -> None:
+        """Close the shared resources (after the app stopped the tasks and the realtime server)."""
+        await self.stop_tasks()
         if self.redis is not None:
             await self.redis.aclose()
         if self._db is not None:

@@ -48,20 +48,7 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _load_handlers() -> None:
-    # Importing the modules registers their handlers.
-    import server.domain.community.notifications
-    import server.domain.meeting.recording
-    import server.domain.meeting.recording_mix
-    import server.domain.protocol.workflow
-    import server.domain.year.anonymous
-    import server.domain.year.feedback
-    import server.domain.year.preparation
-    import server.mail.sender  # noqa: F401
-
-
 def start_workers(runtime: Runtime) -> list[asyncio.Task[Any]]:
-    _load_handlers()
     runtime.services["outbox_wakeup"] = asyncio.Event()
     return [asyncio.create_task(outbox_loop(runtime), name="outbox")]
 

@@ -16,7 +16,7 @@ import socketio
 
 from realtime.meeting.registry import room_state
 from server.db.models import AdmissionPolicy, MeetingGuest, MeetingStatus, QuorumRule, Role, User
-from server.web.auth import SESSION_COOKIE
+from server.sessions import SESSION_COOKIE
 from tests.support.client import WebClient
 from tests.support.factories import add_member, make_association, make_meeting, make_user
 from tests.support.live import LiveServer

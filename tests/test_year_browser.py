@@ -18,7 +18,7 @@ from sqlalchemy import select
 from server.db.models import Meeting, PlanRow, PlanRowStatus, Role
 from server.db.types import utcnow
 from server.domain.protocol.russian import moscow
-from server.domain.year.plans import school_year_of
+from server.domain.protocol.workflow import school_year_of
 from tests.support.browser import chromium, login, open_tab, screenshot
 from tests.support.factories import add_member, make_association, make_user
 from tests.support.live import LiveServer

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Coroutine
+from typing import Any, Literal, Protocol
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.jitterbuffer import JitterFrame
@@ -19,13 +20,11 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from realtime.media import hooks
 from realtime.media.capture import SpeechCapture
+from realtime.media.config import MediaConfig
 from realtime.media.errors import BadSignal, CodecUnsupported
 from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, vp8_keyframe_start
 from realtime.media.recorder import TrackWriter
 from realtime.media.speech import SpeechDetector
-
-if TYPE_CHECKING:
-    from realtime.media.room import MediaRoom
 
 Source = Literal["mic", "camera", "screen"]
 MIME = {"audio": "audio/opus", "video": "video/VP8"}
@@ -43,12 +42,27 @@ def offer_ufrag(sdp: str) -> str | None:
     return media[0].ice.usernameFragment if media and media[0].ice else None
 
 
+class PeerHost(Protocol):
+    """What a peer and its publications need from their room (realtime/media/room.py's
+    MediaRoom); the room imports this module, not the other way round."""
+
+    config: MediaConfig
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
+
+    async def remove_peer(self, participant: str, reason: str = "left") -> None: ...
+
+    def unpublish(self, pub: Publication) -> None: ...
+
+    def speech_changed(self, pub: Publication, change: str) -> None: ...
+
+
 class Publication:
     """A track a participant sends; forwarded to the slots the policy assigns."""
 
     def __init__(
         self,
-        room: MediaRoom,
+        room: PeerHost,
         participant: str,
         kind: str,
         source: Source,
@@ -161,7 +175,7 @@ class Publication:
 
 
 class Peer:
-    def __init__(self, room: MediaRoom, participant: str) -> None:
+    def __init__(self, room: PeerHost, participant: str) -> None:
         self.room = room
         self.participant = participant
         self.pc = RTCPeerConnection(room.config.rtc_configuration())

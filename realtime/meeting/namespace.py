@@ -15,7 +15,7 @@ from realtime.meeting.service import RoomService
 from server.domain.meeting.room import identify
 from server.errors import AppError, Unauthenticated, validation_error_from_pydantic
 from server.i18n import LOCALES
-from server.web.auth import SESSION_COOKIE, decode_session_cookie
+from server.sessions import SESSION_COOKIE, decode_session_cookie
 
 if TYPE_CHECKING:
     from server.runtime import Runtime

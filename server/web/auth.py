@@ -1,34 +1,17 @@
-"""Sessions (signed cookie), the current user, CSRF tokens, the request's locale."""
+"""Sessions (the signed cookie: server/sessions.py), the current user, CSRF tokens, the request's
+locale."""
 
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
-from base64 import b64decode
-from typing import Any
 
-import itsdangerous
 from starlette.requests import HTTPConnection, Request
 
 from server.db.engine import Database
 from server.db.models import User
 from server.errors import CsrfFailed, Unauthenticated
 from server.i18n import LOCALES
-
-SESSION_COOKIE = "smo_session"
-SESSION_MAX_AGE = 14 * 24 * 3600
-
-
-def decode_session_cookie(secret_key: str, value: str) -> dict[str, Any]:
-    """Read the session cookie outside Starlette (the Socket.IO handshake)."""
-    signer = itsdangerous.TimestampSigner(secret_key)
-    try:
-        data = signer.unsign(value.encode(), max_age=SESSION_MAX_AGE)
-        result = json.loads(b64decode(data))
-    except (itsdangerous.BadSignature, ValueError):
-        return {}
-    return result if isinstance(result, dict) else {}
 
 
 def login_session(request: Request, user: User) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from server.db.models import Role
-from server.web.auth import decode_session_cookie
+from server.sessions import decode_session_cookie
 from tests.support.client import WebClient
 from tests.support.factories import add_member, logged_in_client, make_association, make_user
 from tests.support.live import LiveServer

@@ -27,7 +27,6 @@ from server.errors import NotFound
 from server.files import DOCUMENTS, Upload, save_upload
 from server.search import index_entry, remove_entry
 from server.settings import Settings
-from server.web.panels import panel
 
 PAGE_SIZE = 20
 MAX_FILES = 5
@@ -235,26 +234,17 @@ async def latest_for_user(
     return [(a, name) for a, name in rows]
 
 
-@panel("home", "community/announcements/_home_panel.html", order=20)
-async def home_panel(session: AsyncSession, user: User | None, subject: object) -> dict[str, object] | None:
-    if user is None:
+async def latest_of_association(
+    session: AsyncSession, user: User | None, association_id: int, limit: int = 3
+) -> list[Announcement] | None:
+    """The association's newest announcements for its page; None when the reader is no member."""
+    if user is None or (not user.is_admin and await membership_role(session, user, association_id) is None):
         return None
-    items = await latest_for_user(session, user)
-    return {"items": items} if items else None
-
-
-@panel("association", "community/announcements/_assoc_panel.html", order=10)
-async def association_panel(
-    session: AsyncSession, user: User | None, association: Association
-) -> dict[str, object] | None:
-    if user is None or (not user.is_admin and await membership_role(session, user, association.id) is None):
-        return None
-    rows = list(
+    return list(
         await session.scalars(
             select(Announcement)
-            .where(Announcement.association_id == association.id)
+            .where(Announcement.association_id == association_id)
             .order_by(Announcement.created_at.desc(), Announcement.id.desc())
-            .limit(3)
+            .limit(limit)
         )
     )
-    return {"association": association, "items": rows}

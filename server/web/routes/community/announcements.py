@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server.db.models import Association, User
 from server.domain.accounts.permissions import require_methodist
 from server.domain.community import announcements as domain
 from server.domain.community import search_index  # noqa: F401  (registers the meeting search hook)
@@ -18,6 +20,7 @@ from server.files import file_response, read_upload_form
 from server.i18n import translate
 from server.web.auth import current_user, request_database, request_locale
 from server.web.forms import read_form
+from server.web.panels import panel
 from server.web.routes.accounts.accounts import put_flash, take_flash
 from server.web.templating import render
 from server.workers import wake_outbox
@@ -33,6 +36,22 @@ class AnnouncementForm(BaseModel):
 
 
 _db = request_database
+
+
+@panel("home", "community/announcements/_home_panel.html", order=20)
+async def home_panel(session: AsyncSession, user: User | None, subject: object) -> dict[str, object] | None:
+    if user is None:
+        return None
+    items = await domain.latest_for_user(session, user)
+    return {"items": items} if items else None
+
+
+@panel("association", "community/announcements/_assoc_panel.html", order=10)
+async def association_panel(
+    session: AsyncSession, user: User | None, association: Association
+) -> dict[str, object] | None:
+    items = await domain.latest_of_association(session, user, association.id)
+    return None if items is None else {"association": association, "items": items}
 
 
 def _page_no(request: Request) -> int:

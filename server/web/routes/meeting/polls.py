@@ -36,9 +36,9 @@ async def _close_if_overdue(request: Request, meeting_id: int, poll_id: int) -> 
         poll = await readable_poll(s, current_user(request), meeting_id, poll_id)
         overdue = poll.status == PollStatus.open and is_overdue(poll)
     if overdue:
-        from realtime.meeting.handlers.polls import close_overdue
-
-        await close_overdue(runtime, meeting_id)
+        if runtime.live is None:
+            raise RuntimeError("the realtime server is not running")
+        await runtime.live.close_overdue_polls(meeting_id)
 
 
 async def results_csv(request: Request) -> Response:
