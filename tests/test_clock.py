@@ -17,7 +17,7 @@ from server.domain.community.notifications import next_digest_at
 from server.domain.protocol import russian as ru
 from server.domain.protocol.workflow import school_year_of
 from server.domain.year.plans import current_school_year
-from server.domain.year.preparation import _is_day_before, tomorrow_run_at
+from server.domain.year.preparation.jobs import is_day_before, tomorrow_run_at
 
 # instant (UTC) -> the date in Moscow at that instant
 INSTANTS = {
@@ -92,10 +92,10 @@ def test_meeting_tomorrow_is_due_at_nine_moscow_the_day_before(
         )
         due = tomorrow_run_at(starts)
         assert ru.moscow(due).date() == today and ru.moscow(due).hour == 9 and ru.moscow(due).minute == 0
-        assert _is_day_before(starts, now)
+        assert is_day_before(starts, now)
         # The day after tomorrow is not "tomorrow" yet, and the day of the meeting no longer is.
-        assert not _is_day_before(starts + timedelta(days=1), now)
-        assert not _is_day_before(starts - timedelta(days=1), now)
+        assert not is_day_before(starts + timedelta(days=1), now)
+        assert not is_day_before(starts - timedelta(days=1), now)
 
 
 @pytest.mark.parametrize("instant", sorted(INSTANTS))

@@ -62,7 +62,7 @@ def tomorrow_run_at(starts_at: datetime) -> datetime:
     return datetime.combine(day, TOMORROW_AT, tzinfo=ru.MOSCOW)
 
 
-def _is_day_before(starts_at: datetime, now: datetime) -> bool:
+def is_day_before(starts_at: datetime, now: datetime) -> bool:
     return ru.moscow(now).date() == ru.moscow(starts_at).date() - timedelta(days=1)
 
 
@@ -88,7 +88,7 @@ async def schedule_job(runtime: Runtime, payload: dict[str, Any]) -> None:
         remind_at = meeting.starts_at - timedelta(minutes=runtime.settings.reminder_minutes)
         await enqueue(s, "meeting.reminder", f"meeting.reminder:{key}", data, run_at=max(now, remind_at))
         tomorrow_at = tomorrow_run_at(meeting.starts_at)
-        if tomorrow_at > now or _is_day_before(meeting.starts_at, now):
+        if tomorrow_at > now or is_day_before(meeting.starts_at, now):
             await enqueue(
                 s, "meeting.tomorrow", f"meeting.tomorrow:{key}", data, run_at=max(now, tomorrow_at)
             )
@@ -122,7 +122,7 @@ async def reminder_job(runtime: Runtime, payload: dict[str, Any]) -> None:
 async def tomorrow_job(runtime: Runtime, payload: dict[str, Any]) -> None:
     async with runtime.db.transaction() as s:
         meeting = await _current(s, payload, (MeetingStatus.scheduled,))
-        if meeting is None or not _is_day_before(meeting.starts_at, utcnow()):
+        if meeting is None or not is_day_before(meeting.starts_at, utcnow()):
             return
         members = await s.scalars(
             select(Membership.user_id).where(Membership.association_id == meeting.association_id)
