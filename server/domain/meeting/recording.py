@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Meeting, MeetingEvent, User
+from server.db.models import Meeting, User
 from server.db.models.recordings import MeetingRecording, RecordingTrack
 from server.db.types import utcnow
 from server.domain.accounts.permissions import require_member, require_methodist
@@ -23,6 +23,7 @@ from server.domain.meeting.meeting_hooks import MeetingChange, on_meeting_change
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
 from server.domain.meeting.room import get_meeting, require_moderator, require_open
 from server.domain.meeting.room_state import Actor, RoomState
+from server.domain.meeting.transcript import switched_on
 from server.errors import NotFound
 from server.mail.outbox import enqueue
 from server.workers import job_handler
@@ -78,13 +79,7 @@ async def recording_switched_on(session: AsyncSession, meeting_id: int) -> bool:
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None or meeting.status.value in ("ended", "cancelled"):
         return False
-    payload = await session.scalar(
-        select(MeetingEvent.payload)
-        .where(MeetingEvent.meeting_id == meeting_id, MeetingEvent.type == "recording.switched")
-        .order_by(MeetingEvent.seq.desc())
-        .limit(1)
-    )
-    return bool(payload and payload.get("on"))
+    return await switched_on(session, meeting_id, "recording")
 
 
 # --- the tracks' rows (written by the SFU) -----------------------------------------------------------

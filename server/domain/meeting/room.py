@@ -225,6 +225,7 @@ async def start_meeting(
     require_open(state)
     if state.status == "live":
         raise AppError("meeting_already_live", status=409)
+    from server.domain.meeting.recording import ensure_recording
     from server.domain.meeting.transcript import default_switches
 
     now = utcnow()
@@ -233,7 +234,10 @@ async def start_meeting(
     meeting.started_at = meeting.started_at or now
     items: list[tuple[str, str, dict[str, Any]]] = [("meeting.started", actor.key, {})]
     if first_start:  # the association's defaults for transcription and recording
-        items += await default_switches(session, meeting)
+        defaults = await default_switches(session, meeting)
+        if any(kind == "recording.switched" for kind, _, _ in defaults):
+            await ensure_recording(session, meeting.id)
+        items += defaults
     return await append_events(session, meeting.id, items, at=now)
 
 

@@ -19,7 +19,6 @@ from server.db.models import Association, Meeting, MeetingEvent, MeetingStatus
 from server.db.models.transcripts import TranscriptJob
 from server.db.types import utcnow
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
-from server.domain.meeting.recording import ensure_recording
 from server.domain.meeting.room import require_moderator, require_open
 from server.domain.meeting.room_state import Actor, RoomState
 
@@ -52,7 +51,6 @@ async def default_switches(session: AsyncSession, meeting: Meeting) -> list[tupl
     if association.transcription_default:
         items.append(("transcription.switched", "system", {"on": True}))
     if association.recording_default:
-        await ensure_recording(session, meeting.id)
         items.append(("recording.switched", "system", {"on": True}))
     return items
 
