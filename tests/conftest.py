@@ -130,6 +130,21 @@ async def live_server(
     await server.stop()
 
 
+@pytest.fixture
+async def own_server(backend: str, tmp_path: Path, smtp: tuple[str, int, Inbox]) -> AsyncIterator[LiveServer]:
+    """A live server with a database of its own, for a test that reads or folds the database's
+    files from outside (the SQLite WAL checkpointed and replayed): the session's server and the
+    tests after it never see that."""
+    url = await migrated_database(backend, tmp_path / "own-db")
+    srv = await start_live_server(make_settings(url, tmp_path / "own-var", smtp))
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+        if backend == "postgresql":
+            await drop_pg_database(url)
+
+
 async def settle_outbox(db: Database, timeout: float = 15.0) -> None:
     """Wait until no outbox job is being handled (claimed rows are "running")."""
 

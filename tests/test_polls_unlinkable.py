@@ -13,7 +13,8 @@ import asyncio
 import logging
 import re
 import shutil
-import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,22 @@ def sqlite_path(server: LiveServer) -> Path:
 
 
 async def checkpoint_truncate(db_file: Path) -> None:
-    """Fold the WAL into the database file and empty it: the replay starts right here."""
+    """Fold the WAL into the database file and empty it: the replay starts right here.
+
+    In a process of its own, as an attacker's tool would be: a second SQLite connection opened
+    and closed inside the server's process releases that process's POSIX locks on the file
+    (fcntl locks are per process), and a later writer then saw "disk I/O error"."""
+    script = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], timeout=5)\n"
+        "busy = c.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0]\n"
+        "c.close()\n"
+        "sys.exit(1 if busy else 0)\n"
+    )
 
     def attempt() -> bool:
-        conn = sqlite3.connect(db_file, timeout=5)
-        try:
-            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            return bool(busy == 0)
-        finally:
-            conn.close()
+        done = subprocess.run([sys.executable, "-c", script, str(db_file)], capture_output=True, check=False)
+        return done.returncode == 0
 
     await wait_for(attempt, 20, what="WAL checkpoint")
 
@@ -146,7 +154,8 @@ async def pg_files_hold(
     return found
 
 
-async def test_no_file_links_a_voter_to_a_secret_choice(server: LiveServer, tmp_path: Path) -> None:
+async def test_no_file_links_a_voter_to_a_secret_choice(own_server: LiveServer, tmp_path: Path) -> None:
+    server = own_server
     world = await make_world(server, members=len(CHOICES))
     mod = await world.room("methodist")
     voters = [await world.room(f"member{i}") for i in range(1, len(CHOICES) + 1)]
@@ -273,6 +282,9 @@ async def test_the_startup_sweep_destroys_keys_a_crash_left_behind(server: LiveS
     finally:
         await close_all([mod])
     directory = Path(server.settings.resolved_sealing_key_dir)
+    async with server.runtime.db.read() as s:  # what earlier tests of this server left behind
+        await sweep_poll_keys(s)
+        await sweep_questionnaire_keys(s)
     stray = [
         directory / f"poll-{closed_id}.key",
         directory / "poll-999999.key",

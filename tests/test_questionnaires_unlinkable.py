@@ -66,7 +66,10 @@ def wal_links(
     return links, len(commits)
 
 
-async def test_no_file_links_a_respondent_to_an_anonymous_answer(server: LiveServer, tmp_path: Path) -> None:
+async def test_no_file_links_a_respondent_to_an_anonymous_answer(
+    own_server: LiveServer, tmp_path: Path
+) -> None:
+    server = own_server
     w = await make_world(server, teachers=3)
     sqlite = server.settings.is_sqlite
     try:

@@ -28,8 +28,19 @@ MODERATOR_ONLY = {
     "agenda.end",
     "floor.grant",
     "recording.switch",
+    "transcription.switch",
 }
-EVERYONE = {"join", "sync", "leave", "chat.send", "hand.raise", "hand.lower", "floor.end"}
+EVERYONE = {
+    "join",
+    "sync",
+    "leave",
+    "chat.send",
+    "hand.raise",
+    "hand.lower",
+    "floor.end",
+    "reaction.send",
+    "transcript.list",
+}
 MODERATORS = {"methodist", "admin"}
 
 
@@ -117,6 +128,9 @@ async def test_role_action_matrix(cast: Cast, role: str) -> None:
     await check.send("waiting.deny", {"participant": cast.key("teacher4")})
     await check.send("recording.switch", {"on": True})
     await check.send("recording.switch", {"on": False})
+    await check.send("transcription.switch", {"on": False})  # already off: no engine needed
+    await check.send("reaction.send", {"kind": "applause"})
+    await check.send("transcript.list")
     await check.send("meeting.end")
     await check.send("leave")
     assert set(check.seen) == room_messages()

@@ -155,6 +155,8 @@ class LogBuilder:
                 "started_at": (self.start + timedelta(minutes=start)).isoformat(),
                 "ended_at": (self.start + timedelta(minutes=end)).isoformat(),
                 "text": text,
+                "language": "ru",
+                "model": "whisper-base",
             },
         )
         return self
