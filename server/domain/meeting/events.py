@@ -57,6 +57,7 @@ class ParticipantLeft(Payload):
 class WaitingEntered(Payload):
     participant: ParticipantKey
     name: str
+    short_name: str = ""  # «И.О. Фамилия» (logs written before it carry only the name)
     role: ParticipantRole
 
 

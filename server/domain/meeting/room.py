@@ -193,7 +193,12 @@ async def enter_room(
                         (
                             "waiting.entered",
                             key,
-                            {"participant": key, "name": profile["name"], "role": profile["role"]},
+                            {
+                                "participant": key,
+                                "name": profile["name"],
+                                "short_name": profile["short_name"],
+                                "role": profile["role"],
+                            },
                         )
                     ],
                 )

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from server.domain.meeting.meeting_log import LoggedEvent
-from server.names import short_from_full
 
 if TYPE_CHECKING:
     from server.db.models import MeetingGuest, User
@@ -232,7 +231,7 @@ def _left(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
 def _waiting(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
     person = s._person(p["participant"])
     if not person["connected"]:
-        person.update(name=p["name"], short_name=short_from_full(p["name"]), role=p["role"])
+        person.update(name=p["name"], short_name=p.get("short_name") or p["name"], role=p["role"])
     person["waiting"] = True
     if p["participant"] not in s.waiting:
         s.waiting.append(p["participant"])

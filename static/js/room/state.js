@@ -124,7 +124,7 @@ const HANDLERS = {
   },
   "waiting.entered": (s, ev, p) => {
     const who = person(s, p.participant);
-    if (!who.connected) Object.assign(who, { name: p.name, short_name: p.name, role: p.role });
+    if (!who.connected) Object.assign(who, { name: p.name, short_name: p.short_name || p.name, role: p.role });
     who.waiting = true;
     if (!s.waiting.includes(p.participant)) s.waiting.push(p.participant);
     s.waiting_info[p.participant] = { name: p.name, role: p.role };
