@@ -70,7 +70,7 @@ async def test_two_pages_see_and_hear_each_other(server: LiveServer) -> None:
                 await enter_room(tab.page, server, email, meeting_id)
                 pages.append(tab.page)
             for page in pages:
-                stats = await wait_for(lambda p=page: received(p), 30, what="media decoded in the page")
+                stats = await wait_for(lambda p=page: received(p), 60, what="media decoded in the page")
                 print("page stats:", stats)
             await screenshot(pages[0], "media-room")
             # The methodist mutes the teacher from the teacher's tile; the teacher's page knows.

@@ -488,7 +488,7 @@ export async function mountMedia(slot, ctx) {
   ctx.socket.on("media.closed", () => { if (!media.released) setStatus("media.status.poor"); });
   // Back after a Socket.IO reconnect: if the server dropped our media meanwhile (we were away
   // longer than its presence checks), rebuild now instead of waiting for ICE to fail.
-  ctx.socket.on("connect", () => {
+  ctx.socket.io.on("reconnect", () => {
     if (!media.pc || media.released) return;
     queue(async () => {
       await online();
