@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from realtime.meeting.registry import all_handlers
 from server.db.models import Meeting, Poll
+from tests.support.fuzzing import draws_beside_the_server
 from tests.support.live import LiveServer
 from tests.test_polls_support import DECISION, close_all, create_open, make_world
 
@@ -90,6 +91,7 @@ well_formed: dict[str, st.SearchStrategy[dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@draws_beside_the_server
 async def test_fuzz_poll_messages(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
     # Thousands of messages from one person: the room's per-message limits would refuse most of
     # them (tests/test_harden_room.py tests the limits); here the handlers are under test.

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,9 +60,18 @@ async def checkpoint_truncate(db_file: Path) -> None:
         "sys.exit(1 if busy else 0)\n"
     )
 
-    def attempt() -> bool:
-        done = subprocess.run([sys.executable, "-c", script, str(db_file)], capture_output=True, check=False)
-        return done.returncode == 0
+    async def attempt() -> bool:
+        # Not subprocess.run: this loop is also the server's, and a server task in the middle of
+        # a transaction must be able to finish it while the checkpoint waits for it.
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            script,
+            str(db_file),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return await proc.wait() == 0
 
     await wait_for(attempt, 20, what="WAL checkpoint")
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from realtime.meeting.registry import all_handlers
 from server.db.models import Meeting
+from tests.support.fuzzing import draws_beside_the_server
 from tests.support.live import LiveServer
 from tests.support.room_seed import Cast, seed_cast
 from tests.support.sio import RoomClient
@@ -82,11 +83,7 @@ async def last_seq(server: LiveServer, meeting_id: int) -> int:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-# Hypothesis draws in a worker thread while the server's event loop runs in this one; the
-# websockets and aiortc code there use the global `random` module, and Hypothesis reports any
-# change of that state during a draw as a strategy's misuse (a false alarm here, and more likely
-# the busier the machine).
-@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+@draws_beside_the_server
 async def test_fuzz_every_room_message(server: LiveServer, room: tuple[Cast, RoomClient]) -> None:
     cast, host = room
     loop = asyncio.get_running_loop()

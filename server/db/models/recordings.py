@@ -18,7 +18,9 @@ class RecordingTrack(Base):
 
     ``status``: ``recording`` while its writer runs; ``complete``; ``failed`` (disk full, write
     error: the file holds what was written before); ``interrupted`` (the process died: found
-    still ``recording`` after the meeting, its file read back to learn its length)."""
+    still ``recording`` after the meeting, its file read back to learn its length). A track that
+    ended before its first frame (a camera whose first key frame never came) is ``complete``
+    with ``frames == 0`` and has no file."""
 
     __tablename__ = "recording_tracks"
 
