@@ -88,3 +88,34 @@ async def test_two_pages_see_and_hear_each_other(server: LiveServer) -> None:
         finally:
             for tab in tabs:
                 await tab.close()
+
+
+SLOW_DEVICE_LIST = """() => {
+  const md = navigator.mediaDevices;
+  const list = md.enumerateDevices.bind(md);
+  md.enumerateDevices = () => new Promise((done) => setTimeout(() => done(list()), 3000));
+}"""
+
+
+@browser_test
+async def test_a_quick_click_enters_with_the_devices_ticked(server: LiveServer) -> None:
+    """On a slow school computer the device list takes seconds; «Войти» clicked before it came
+    still enters with the camera and microphone that the check shows ticked."""
+    meeting_id, teacher_id = await seed(server)
+    async with chromium() as browser:
+        tab = await open_tab(browser)
+        try:
+            await tab.context.add_init_script(script=f"({SLOW_DEVICE_LIST})()")
+            await enter_room(tab.page, server, "media-teacher@example.org", meeting_id)
+            room = media_service(server.runtime).room(meeting_id)
+
+            def published() -> set[str]:
+                return {p.kind for p in room.publications if p.participant == f"u:{teacher_id}"}
+
+            await wait_for(
+                lambda: published() == {"audio", "video"}, 30, what="microphone and camera published"
+            )
+            await expect(tab.page.locator("#media-slot")).to_have_attribute("data-mic", "on")
+            tab.assert_clean()
+        finally:
+            await tab.close()

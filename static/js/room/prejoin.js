@@ -235,7 +235,8 @@ export function runPrejoin(root, { t, title }) {
       showProblems();
       return;
     }
-    // Labels are only readable once a device is open: open first, then list.
-    listDevices().then(() => Promise.all([openCamera(), openMic()])).then(listDevices).catch((err) => console.error(err));
+    // Open at once (a quick click on «Войти» waits for these, so the devices ticked on screen
+    // are the ones that enter), then list: labels are only readable once a device is open.
+    Promise.all([openCamera(), openMic()]).then(listDevices).catch((err) => console.error(err));
   });
 }
