@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     transcription_model: str | None = None  # any CTranslate2 Whisper directory
     transcription_model_sha256: str | None = None  # its model.bin's sha256 (checked when set)
     transcription_threads: int = Field(default=2, ge=1, le=32)
-    transcription_beam_size: int = Field(default=1, ge=1, le=10)
+    transcription_beam_size: int = Field(default=5, ge=1, le=10)
     # How long the protocol job waits for queued audio to be transcribed before assembling.
     transcription_protocol_wait_seconds: float = Field(default=600.0, ge=0.0, le=86400.0)
     # Days a meeting's recording is kept after it was made (then a durable job deletes it).

@@ -144,7 +144,7 @@ class Transcriber:
 
     def _transcribe(self, audio: bytes) -> str:
         """In the worker thread: decode the Opus packets and run Whisper."""
-        pieces = self.engine.transcribe(decode_opus(audio))
+        pieces = self.engine.transcribe(decode_opus(audio), timestamps=False)
         return " ".join(p.text for p in pieces)
 
     async def _log(self, meeting_id: int, step: Any) -> None:

@@ -36,7 +36,7 @@ class EngineOptions:
     model: str | None = None  # SMO_TRANSCRIPTION_MODEL
     model_sha256: str | None = None
     threads: int = 2
-    beam_size: int = 1
+    beam_size: int = 5
     compute_type: str = "int8"
 
     @classmethod
@@ -45,7 +45,7 @@ class EngineOptions:
             model=getattr(settings, "transcription_model", None),
             model_sha256=getattr(settings, "transcription_model_sha256", None),
             threads=getattr(settings, "transcription_threads", 2),
-            beam_size=getattr(settings, "transcription_beam_size", 1),
+            beam_size=getattr(settings, "transcription_beam_size", 5),
         )
 
 
@@ -123,8 +123,13 @@ class Engine:
             )
             return True
 
-    def transcribe(self, audio: np.ndarray | str) -> list[Piece]:
-        """Blocking: recognised pieces of 16 kHz mono float32 samples (or of a file path)."""
+    def transcribe(self, audio: np.ndarray | str, timestamps: bool = True) -> list[Piece]:
+        """Blocking: recognised pieces of 16 kHz mono float32 samples (or of a file path).
+
+        ``timestamps=False`` (a room segment: its times are the speech events') decodes the
+        text alone; on the festival sentences of bench/transcript.py that is also more
+        accurate (WER 0.297 against 0.344 with beam 5), and the pieces then carry the times
+        of Whisper's 30-second windows only."""
         import numpy as np
 
         if self._model is None:
@@ -139,6 +144,7 @@ class Engine:
                 beam_size=self.options.beam_size,
                 condition_on_previous_text=False,
                 vad_filter=True,
+                without_timestamps=not timestamps,
             )
             pieces = [Piece(s.start, s.end, s.text.strip()) for s in segments]
         return [p for p in pieces if p.text]
