@@ -96,6 +96,54 @@ async def video_playing(page: Page, selector: str) -> dict[str, float] | None:
     return first
 
 
+FULLSCREEN = """() => {
+  const f = document.fullscreenElement;
+  return f ? (f.id || f.dataset.tile || f.className) : null;
+}"""
+
+
+async def check_views(page: Page, other_id: int, my_id: int, size: str) -> None:
+    slot = page.locator("#media-slot")
+    other = page.locator(f'#media-slot .media-tile.tile-person[data-participant="u:{other_id}"]')
+    mine = page.locator(f'#media-slot .media-tile.tile-person[data-participant="u:{my_id}"]')
+    await expect(slot).to_have_attribute("data-layout", "grid")
+
+    view = page.locator("#media-slot .stage-view")
+    await expect(view).to_have_attribute("aria-label", "Крупно — выступающий")
+    await view.click()  # the speaker view: the other person large, me in the strip
+    await expect(slot).to_have_attribute("data-layout", "focus")
+    await expect(other).to_have_class(re.compile(r"\bfocus\b"))
+    await expect(mine).not_to_have_class(re.compile(r"\bfocus\b"))
+    await screenshot(page, f"room-{size}-speaker-view")
+    await expect(view).to_have_attribute("aria-label", "Показать всех плиткой")
+    await view.click()
+    await expect(slot).to_have_attribute("data-layout", "grid")
+
+    await mine.hover()
+    await mine.locator(".tile-pin").click()  # pinned: my own tile large, the view switch hidden
+    await expect(mine).to_have_class(re.compile(r"\bfocus\b"))
+    await expect(slot).to_have_attribute("data-layout", "focus")
+    await expect(view).to_be_hidden()
+    await expect(mine.locator(".tile-pin")).to_have_attribute("aria-label", re.compile("^Открепить"))
+    await mine.hover()
+    await mine.locator(".tile-pin").click()
+    await expect(slot).to_have_attribute("data-layout", "grid")
+
+    await other.hover()
+    await other.locator(".tile-full").click()  # one tile full screen
+    await wait_for(lambda: _is(page, f"person:u:{other_id}"), 10, what="the other's tile in full screen")
+    await page.evaluate("() => document.exitFullscreen()")
+    await wait_for(lambda: _is(page, None), 10, what="full screen left")
+    await page.locator("#media-slot .stage-full").click()  # the whole stage full screen
+    await wait_for(lambda: _is(page, "stage-area"), 10, what="the stage in full screen")
+    await page.locator("#media-slot .stage-full").click()  # the same button leaves it
+    await wait_for(lambda: _is(page, None), 10, what="full screen left")
+
+
+async def _is(page: Page, expected: str | None) -> bool:
+    return bool(await page.evaluate(FULLSCREEN) == expected)
+
+
 NO_SCROLL = """() => {
   const s = document.getElementById('media-slot').getBoundingClientRect();
   return {
@@ -204,6 +252,10 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
 
             # Every control is reachable: the bar and each side panel.
             await check_controls(t, f"room-{size}-teacher")
+
+            # The views: the speaker large (the other person), a pinned tile large, full screen
+            # for one tile and for the whole stage; each undone by the same control.
+            await check_views(m, teacher_id, methodist_id, size)
 
             # The teacher raises a hand: a hand on her tile on the methodist's stage.
             await t.locator("#hand-button").click()

@@ -56,7 +56,7 @@ export function problemText(t, kind, err) {
 export function runPrejoin(root, { t, title }) {
   const box = root.querySelector("#prejoin");
   const choice = loadChoice();
-  const state = { camera: null, mic: null, audio: null, raf: 0, problems: {}, busy: new Set(), done: false };
+  const state = { camera: null, mic: null, audio: null, raf: 0, problems: {}, busy: new Set(), done: false, starting: false };
   // Opening a device takes a moment: entering waits for what is being opened, so the choice
   // made on screen is the one that enters, and nothing opened late is left on.
   const pending = (fn) => () => {
@@ -134,7 +134,7 @@ export function runPrejoin(root, { t, title }) {
     state.camera = null;
     video.srcObject = null;
     preview.classList.toggle("off", !camOn.checked);
-    if (!camOn.checked || state.done) return;
+    if (!camOn.checked || (state.done && !state.starting)) return;
     try {
       const id = camSelect.value || choice.cameraId;
       const stream = await navigator.mediaDevices.getUserMedia({ video: id ? { deviceId: { ideal: id } } : true });
@@ -157,7 +157,7 @@ export function runPrejoin(root, { t, title }) {
     if (state.audio) state.audio.close().catch(() => {});
     state.audio = null;
     level.value = 0;
-    if (!micOn.checked || state.done) return;
+    if (!micOn.checked || (state.done && !state.starting)) return;
     try {
       const id = micSelect.value || choice.micId;
       const stream = await navigator.mediaDevices.getUserMedia({ audio: id ? { deviceId: { ideal: id } } : true });
@@ -235,8 +235,18 @@ export function runPrejoin(root, { t, title }) {
       showProblems();
       return;
     }
-    // Open at once (a quick click on «Войти» waits for these, so the devices ticked on screen
-    // are the ones that enter), then list: labels are only readable once a device is open.
-    Promise.all([openCamera(), openMic()]).then(listDevices).catch((err) => console.error(err));
+    // List, open, list again (labels are only readable once a device is open). A quick click
+    // on «Войти» waits for this first opening, so the devices ticked on screen are the ones
+    // that enter.
+    state.starting = true;
+    pending(async () => {
+      try {
+        await listDevices();
+        await Promise.all([openCamera(), openMic()]);
+      } finally {
+        state.starting = false;
+      }
+      await listDevices();
+    })().catch((err) => console.error(err));
   });
 }
