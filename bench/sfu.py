@@ -335,6 +335,12 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
     }
 
 
+def mean(rows: list[dict[str, Any]], key: str) -> float:
+    """The mean of ``key`` over the runs that have it (0 when none has)."""
+    values = [float(r[key]) for r in rows if r[key] is not None]
+    return sum(values) / len(values) if values else 0.0
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--publishers", type=int, default=2)
@@ -387,24 +393,20 @@ async def main() -> None:
         "load_average": os.getloadavg()[0],
         "results": results,
     }
+    plain = [r for r in results if r["mode"] == "sfu"]
     if args.recording:
-        plain = [r["us_per_packet"] for r in results if r["mode"] == "sfu" and r["us_per_packet"]]
-        recorded = [r["us_per_packet"] for r in results if r["mode"] == "sfu+rec" and r["us_per_packet"]]
-        if plain and recorded:
+        recorded = [r for r in results if r["mode"] == "sfu+rec"]
+        if mean(plain, "us_per_packet") and mean(recorded, "us_per_packet"):
             summary["recording_cost_ratio"] = round(
-                (sum(recorded) / len(recorded)) / (sum(plain) / len(plain)), 3
+                mean(recorded, "us_per_packet") / mean(plain, "us_per_packet"), 3
             )
             summary["recording_cost_ratio_per_round"] = [
-                round(b / a, 3) for a, b in zip(plain, recorded, strict=False)
+                round(b["us_per_packet"] / a["us_per_packet"], 3)
+                for a, b in zip(plain, recorded, strict=False)
+                if a["us_per_packet"] and b["us_per_packet"]
             ]
     elif args.transcription:
-        plain = [r for r in results if r["mode"] == "sfu"]
         busy = [r for r in results if r["mode"] == "sfu+tr"]
-
-        def mean(rows: list[dict[str, Any]], key: str) -> float:
-            values = [float(r[key]) for r in rows if r[key] is not None]
-            return sum(values) / len(values) if values else 0.0
-
         summary["transcription_forwarding"] = {
             "forwarded_pps_ratio": round(mean(busy, "forwarded_pps") / mean(plain, "forwarded_pps"), 3)
             if mean(plain, "forwarded_pps")

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from server.settings import Settings
 from server.transcription.audio import RATE
 from server.transcription.model import ModelSource, ModelUnavailable, read_checked, resolve
 
@@ -35,17 +36,18 @@ class Piece:
 class EngineOptions:
     model: str | None = None  # SMO_TRANSCRIPTION_MODEL
     model_sha256: str | None = None
-    threads: int = 2
-    beam_size: int = 5
+    # The defaults are the settings' (one source: server/settings.py).
+    threads: int = Settings.model_fields["transcription_threads"].default
+    beam_size: int = Settings.model_fields["transcription_beam_size"].default
     compute_type: str = "int8"
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EngineOptions:
+    def from_settings(cls, settings: Settings) -> EngineOptions:
         return cls(
-            model=getattr(settings, "transcription_model", None),
-            model_sha256=getattr(settings, "transcription_model_sha256", None),
-            threads=getattr(settings, "transcription_threads", 2),
-            beam_size=getattr(settings, "transcription_beam_size", 5),
+            model=settings.transcription_model,
+            model_sha256=settings.transcription_model_sha256,
+            threads=settings.transcription_threads,
+            beam_size=settings.transcription_beam_size,
         )
 
 
@@ -127,9 +129,9 @@ class Engine:
         """Blocking: recognised pieces of 16 kHz mono float32 samples (or of a file path).
 
         ``timestamps=False`` (a room segment: its times are the speech events') decodes the
-        text alone; on the festival sentences of bench/transcript.py that is also more
-        accurate (WER 0.297 against 0.344 with beam 5), and the pieces then carry the times
-        of Whisper's 30-second windows only."""
+        text alone, which was also the more accurate on bench/transcript.py's sentences
+        (docs/transcript.md); the pieces then carry the times of Whisper's 30-second windows
+        only."""
         import numpy as np
 
         if self._model is None:
