@@ -43,7 +43,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 test: $(TEST_STAMP) system-deps check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 # The clock-shift check: the date-sensitive suites with the process clock at the hours and days
 # where dates change (Moscow midnight is 21:00 UTC; the school year turns on 1 September).

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fractions
 import json
-import math
 import multiprocessing as mp
 import os
 import resource
@@ -44,16 +42,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import av
-from _rtc import enlarge_receive_buffers, inbound_totals
+from _rtc import Replay, encode_opus, encode_vp8, enlarge_receive_buffers, inbound_totals
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.codecs.opus import OpusEncoder
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from realtime.media import hooks
 from realtime.media.config import MediaConfig
-from realtime.media.forwarding import EncodedFrame, PackOnlyEncoder
+from realtime.media.forwarding import PackOnlyEncoder
 from realtime.media.room import MediaRoom
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -199,55 +195,7 @@ async def _relay_offer(
 
 # --- load generator (this process) -----------------------------------------------------------
 def encode_media(seconds: float) -> tuple[list[bytes], list[bytes]]:
-    codec = av.CodecContext.create("libvpx", "w")
-    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    codec.bit_rate = 1_500_000
-    codec.time_base = fractions.Fraction(1, FPS)
-    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    video = []
-    for i in range(int(seconds * FPS)):
-        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
-        for p, plane in enumerate(frame.planes):
-            row = bytes((x + i * 7 + p * 50) % 256 for x in range(plane.line_size))
-            plane.update(row * (plane.buffer_size // plane.line_size))
-        frame.pts = i
-        video.extend(bytes(pkt) for pkt in codec.encode(frame))
-    opus = OpusEncoder()
-    audio = []
-    for i in range(50):
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
-        samples = b"".join(
-            int(8000 * math.sin(2 * math.pi * 440 * (i * 960 + n) / 48000)).to_bytes(2, "little", signed=True)
-            * 2
-            for n in range(960)
-        )
-        frame.planes[0].update(samples)
-        frame.sample_rate, frame.pts, frame.time_base = 48000, i * 960, fractions.Fraction(1, 48000)
-        payloads, _ = opus.encode(frame)
-        audio.extend(payloads)
-    return video, audio
-
-
-class Replay(MediaStreamTrack):
-    def __init__(self, kind: str, frames: list[bytes], rate: int, step: int) -> None:
-        super().__init__()
-        self.kind = kind
-        self.frames, self.rate, self.step = frames, rate, step
-        self.i = 0
-        self.offset = 0
-        self.keyframe = False
-        self.start = time.monotonic()
-
-    async def recv(self) -> EncodedFrame:  # type: ignore[override]
-        wait = self.start + self.i / self.rate - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if self.keyframe:  # a PLI reached the publisher: restart from the key frame
-            self.keyframe = False
-            self.offset = -(self.i % len(self.frames))
-        data = self.frames[(self.i + self.offset) % len(self.frames)]
-        self.i += 1
-        return EncodedFrame(data, self.i * self.step)
+    return encode_vp8(WIDTH, HEIGHT, FPS, seconds, 1_500_000), encode_opus()
 
 
 async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: list[bytes]) -> dict[str, Any]:

@@ -86,6 +86,20 @@ class LiveRooms:
 
         await close_overdue(self.runtime, meeting_id)
 
+    async def end_connections(self, participant: str) -> None:
+        """The person's sessions ended (blocked): their open room connections end too. This
+        process disconnects its own (a reconnect is refused: the cookie is void); every process's
+        clients get ``session.ended`` through the room broadcaster and close by themselves."""
+        from realtime.meeting.broadcast import person_room
+
+        sio = self.runtime.sio
+        if sio is None:
+            return
+        room = person_room(participant)
+        await sio.emit("session.ended", {}, room=room)
+        for sid in list(sio.manager.get_participants("/", room)):
+            await sio.disconnect(sid[0] if isinstance(sid, tuple) else sid, ignore_queue=True)
+
 
 async def stop_realtime(runtime: Runtime) -> None:
     if runtime.sio is not None:

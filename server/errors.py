@@ -6,6 +6,7 @@ Socket.IO acknowledgements (realtime/acks.py). An expected failure is never a 50
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from server.i18n import translate
@@ -83,6 +84,65 @@ class PayloadTooLarge(AppError):
 
 class RateLimited(AppError):
     code, status = "rate_limited", 429
+
+
+class StorageFull(AppError):
+    """The server could not write: its disk (or the database's) is full. Nothing was changed."""
+
+    code, status = "storage_full", 507
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_FULL_TEXTS = ("database or disk is full", "no space left on device", "could not extend file")
+
+
+def storage_full(exc: BaseException) -> StorageFull | None:
+    """The typed error for an unexpected exception that is a full disk (OSError ENOSPC,
+    SQLite's SQLITE_FULL, PostgreSQL's class 53 ``disk_full``), looking through the causes
+    a driver wraps it in; None for anything else."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+            return StorageFull()
+        if getattr(error, "sqlstate", None) == "53100" or getattr(error, "pgcode", None) == "53100":
+            return StorageFull()
+        if any(text in str(error).lower() for text in _FULL_TEXTS):
+            return StorageFull()
+        todo += [error.__cause__, error.__context__, getattr(error, "orig", None)]
+    return None
+
+
+def nul_field(data: Any, path: str = "") -> str | None:
+    """The first field (dotted path) whose key or text holds a NUL character, or None. No
+    browser sends one in text, and PostgreSQL's text cannot store it: the edges refuse such a
+    payload as ``validation_failed`` before anything reads it."""
+    if isinstance(data, str):
+        return (path or "_") if "\x00" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return where
+            found = nul_field(value, where)
+            if found is not None:
+                return found
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data):
+            found = nul_field(value, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_nul(data: Any) -> None:
+    field = nul_field(data)
+    if field is not None:
+        raise ValidationFailed(details={"fields": {field: "control_chars"}})
 
 
 def validation_error_from_pydantic(exc: Any) -> ValidationFailed:

@@ -32,6 +32,9 @@ class LiveMeetings(Protocol):
     async def close_overdue_polls(self, meeting_id: int) -> None:
         """Close the meeting's polls whose timer ran out, and tell the room."""
 
+    async def end_connections(self, participant: str) -> None:
+        """End the person's open room connections (their sessions were ended)."""
+
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:

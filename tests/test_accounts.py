@@ -196,7 +196,7 @@ BAD_REGISTRATIONS: list[tuple[str, dict[str, Any], str]] = [
     ("too long middle name", {"middle_name": "Я" * 101}, "Слишком длинное значение."),
     ("too long position", {"position": "я" * 201}, "Слишком длинное значение."),
     ("too long school", {"school": "я" * 301}, "Слишком длинное значение."),
-    ("control characters", {"last_name": "Иван\x00ов"}, "недопустимые символы"),
+    ("control characters", {"last_name": "Иван\x07ов"}, "недопустимые символы"),
     ("list instead of text", {"email[]": "x@example.org", "email": None}, "Некорректное значение."),
 ]
 

@@ -101,6 +101,8 @@ async def test_snapshot_documents_for_an_agenda_item(server: LiveServer, cast: C
         "title": docs[1]["title"],
         "text": "Решили по первому вопросу\n",
         "agenda_item_id": docs[1]["agenda_item_id"],
+        "kind": None,  # a board's snapshot says "board" and describes its pages in "board"
+        "board": None,
         "reason": "agenda_item_ended",
     }
     async with server.runtime.db.read() as s:

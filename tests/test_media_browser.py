@@ -119,3 +119,57 @@ async def test_a_quick_click_enters_with_the_devices_ticked(server: LiveServer) 
             tab.assert_clean()
         finally:
             await tab.close()
+
+
+@browser_test
+async def test_a_connection_the_server_drops_is_made_again(server: LiveServer) -> None:
+    """The server drops a page's media connection for a reason the page can recover from (ICE
+    never connected in time, DTLS failed, the meeting's media moved to another node): the page
+    makes a new connection at once, with the same devices, and media flows again; a drop that
+    is final (another tab of the same person took over) is left alone."""
+    meeting_id, teacher_id = await seed(server)
+    teacher = f"u:{teacher_id}"
+    service = media_service(server.runtime)
+    async with chromium() as browser:
+        tabs = [await open_tab(browser), await open_tab(browser)]
+        try:
+            for tab, email in zip(
+                tabs, ("media-metodist@example.org", "media-teacher@example.org"), strict=True
+            ):
+                await enter_room(tab.page, server, email, meeting_id)
+            page = tabs[1].page
+            await wait_for(lambda: received(page), 60, what="media decoded in the teacher's page")
+            first = service.room(meeting_id).peers[teacher].remote_ufrag
+
+            await service.room(meeting_id).remove_peer(teacher, reason="ice_timeout")
+            await wait_for(
+                lambda: (
+                    teacher in service.room(meeting_id).peers
+                    and service.room(meeting_id).peers[teacher].remote_ufrag != first
+                ),
+                # told by the server, not waiting until Chrome's own consent checks fail (about
+                # 20 s here: with the page ignoring media.closed this wait fails)
+                10,
+                what="the page's new connection",
+            )
+            second = service.room(meeting_id).peers[teacher].remote_ufrag
+            # A new connection decodes the other's media again, and publishes the teacher's.
+            await wait_for(lambda: received(page), 60, what="media decoded on the new connection")
+            await wait_for(
+                lambda: any(
+                    p.participant == teacher and p.kind == "video" and p.packets > 0
+                    for p in service.room(meeting_id).publications
+                ),
+                20,
+                what="the teacher's camera published again",
+            )
+
+            # A final reason: the page stays as it is (no new connection of its own).
+            await service.room(meeting_id).remove_peer(teacher, reason="replaced")
+            await page.wait_for_timeout(2500)  # longer than the page's 1 s before a rebuild
+            assert teacher not in service.room(meeting_id).peers, second
+            for tab in tabs:
+                tab.assert_clean()
+        finally:
+            for tab in tabs:
+                await tab.close()

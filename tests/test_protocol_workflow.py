@@ -3,6 +3,7 @@ ends, edited (with history), reviewed, approved and numbered within the school y
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -105,6 +106,25 @@ async def _seed(s: AsyncSession, when: datetime = START, association: Associatio
     )
     await append_events(s, meeting.id, [("meeting.ended", "system", {})], at=when + timedelta(minutes=30))
     return {"association": association, "users": users, "meeting": meeting, "item": item}
+
+
+async def test_two_builders_at_once_make_one_draft(server: LiveServer, backend: str) -> None:
+    """The job and a direct build (or two processes) racing for a meeting with no draft yet:
+    both finish, one row. On PostgreSQL both read "no row" before either inserts."""
+    db = server.runtime.db
+    async with db.transaction() as s:
+        meeting_id = (await _seed(s))["meeting"].id
+
+    async def build() -> int:
+        async with db.transaction() as s:
+            row = await assemble_draft(s, meeting_id)
+            assert row is not None
+            return row.id
+
+    ids = await asyncio.gather(*(build() for _ in range(4)))
+    async with db.read() as s:
+        rows = list(await s.scalars(select(MeetingProtocol).where(MeetingProtocol.meeting_id == meeting_id)))
+    assert len(rows) == 1 and set(ids) == {rows[0].id} and rows[0].text
 
 
 async def test_draft_is_assembled_once_by_the_durable_job(server: LiveServer, backend: str) -> None:

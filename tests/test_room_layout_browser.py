@@ -12,11 +12,14 @@ a link to the meeting's page. Screenshots of each state go to test-artifacts/.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, ViewportSize, expect
 
+from realtime.media.service import media_service
 from server.db.models import Role
 from tests.support.browser import Tab, chromium, login, open_tab, screenshot
 from tests.support.factories import DEFAULT_PASSWORD, add_member, make_association, make_meeting, make_user
@@ -62,21 +65,47 @@ async def open_prejoin(page: Page, server: LiveServer, email: str, meeting_id: i
     await expect(page.locator("#prejoin")).to_be_visible()
 
 
-async def preview_and_level(page: Page) -> dict[str, Any] | None:
-    """The preview plays and the level meter has moved (two different non-zero readings)."""
-    probe = await page.evaluate(
-        """() => {
-          const v = document.getElementById('prejoin-video');
-          const m = document.getElementById('prejoin-level');
-          window.__levels = window.__levels || [];
-          if (m) window.__levels.push(m.value);
-          return {w: v ? v.videoWidth : 0, t: v ? v.currentTime : 0, levels: window.__levels.slice(-40)};
-        }"""
-    )
+PREVIEW_PROBE = """() => {
+  const v = document.getElementById('prejoin-video');
+  const m = document.getElementById('prejoin-level');
+  window.__levels = window.__levels || [];
+  if (m) window.__levels.push(m.value);
+  const tracks = v && v.srcObject ? v.srcObject.getTracks() : [];
+  return {w: v ? v.videoWidth : 0, t: v ? v.currentTime : 0, paused: v ? v.paused : null,
+          ready: v ? v.readyState : null, tracks: tracks.map((x) => [x.kind, x.readyState, x.muted]),
+          visibility: document.visibilityState, levels: window.__levels.slice(-40),
+          problem: (document.getElementById('prejoin-problem') || {}).textContent || ''};
+}"""
+
+
+@asynccontextmanager
+async def one_tab() -> AsyncIterator[Tab]:
+    """A browser with one tab, closed afterwards."""
+    async with chromium() as browser:
+        tab = await open_tab(browser)
+        try:
+            yield tab
+        finally:
+            await tab.close()
+
+
+async def preview_and_level(page: Page, seen: dict[str, Any]) -> dict[str, Any] | None:
+    """The preview plays and the level meter has moved (two different non-zero readings).
+    ``seen`` keeps the last look, for a failure's message."""
+    probe = await page.evaluate(PREVIEW_PROBE)
+    seen.update(probe)
     levels = [x for x in probe["levels"] if x > 0]
     if probe["w"] > 0 and probe["t"] > 0 and len(set(levels)) >= 2:
         return probe
     return None
+
+
+async def wait_for_preview(page: Page, what: str) -> None:
+    seen: dict[str, Any] = {}
+    try:
+        await wait_for(lambda: preview_and_level(page, seen), 20, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the last look: {seen}") from None
 
 
 async def video_playing(page: Page, selector: str) -> dict[str, float] | None:
@@ -94,6 +123,59 @@ async def video_playing(page: Page, selector: str) -> dict[str, float] | None:
         timeout=10_000,
     )
     return first
+
+
+# What media.js holds (window.smoMedia), when a video does not play: the slot map, the
+# connection, the video elements and the tiles on the stage.
+MEDIA_REPORT = """() => {
+  const m = window.smoMedia;
+  if (!m) return null;
+  const videos = {};
+  for (const [mid, v] of Object.entries(m.videos)) videos[mid] = {w: v.videoWidth, t: v.currentTime, paused: v.paused};
+  return {
+    slots: m.slots, connection: m.pc && m.pc.connectionState, sending: Object.keys(m.tracks), videos,
+    tiles: [...document.querySelectorAll("#media-slot .media-tile")].map((e) => e.dataset.participant),
+  };
+}"""
+
+# What the other page sends: its camera's own picture and its outbound video statistics.
+SENDING_REPORT = """async () => {
+  const m = window.smoMedia;
+  const cam = m && m.tracks.camera;
+  const out = {camera: cam ? {state: cam.readyState, muted: cam.muted, enabled: cam.enabled} : null, outbound: []};
+  if (m && m.pc) (await m.pc.getStats()).forEach((s) => {
+    if (s.type === "outbound-rtp" && s.kind === "video")
+      out.outbound.push({mid: s.mid, framesEncoded: s.framesEncoded, packetsSent: s.packetsSent, keyFramesEncoded: s.keyFramesEncoded, pli: s.pliCount});
+  });
+  return out;
+}"""
+
+
+def sfu_report(server: LiveServer, meeting_id: int) -> dict[str, Any]:
+    """The SFU's view: each publication's packets and key frame requests, each slot's traffic."""
+    room = media_service(server.runtime).sfu.rooms.get(meeting_id)
+    if room is None:
+        return {}
+    return {
+        "publications": [
+            (p.participant, p.source, p.packets, p.frames, p.keyframe_requests, p.stopped)
+            for p in room.publications
+        ],
+        "slots": {
+            who: [
+                (
+                    mid,
+                    getattr(s.source, "participant", None),
+                    s.packets_sent,
+                    s.packets_dropped,
+                    s.waiting_keyframe,
+                )
+                for mid, s in peer.slots.items()
+                if s.source is not None
+            ]
+            for who, peer in room.peers.items()
+        },
+    }
 
 
 FULLSCREEN = """() => {
@@ -216,7 +298,7 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
 
             # Before entering: the camera's picture and the microphone's level, devices by name.
             await open_prejoin(m, server, "layout-metodist@example.org", meeting_id)
-            await wait_for(lambda: preview_and_level(m), 20, what="preview video and a moving level")
+            await wait_for_preview(m, "preview video and a moving level")
             await expect(m.locator("#prejoin-camera option").first).not_to_have_text("")
             await expect(m.locator("#prejoin-problem")).to_be_hidden()
             await screenshot(m, f"room-{size}-prejoin")
@@ -224,6 +306,7 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
             await expect(m.locator("#room")).to_have_attribute("data-connection", "online")
 
             await open_prejoin(t, server, "layout-teacher@example.org", meeting_id)
+            await wait_for_preview(t, "the teacher's preview and level")
             await t.get_by_role("button", name="Войти в заседание").click()
             await expect(t.locator("#room")).to_have_attribute("data-connection", "online")
             # The choice is remembered for the next time.
@@ -234,9 +317,16 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
             await expect(t.locator("#room-status")).to_have_text("Идёт")
 
             # Each sees the other's camera playing on the stage, which is on screen, unscrolled.
-            for page, other in ((m, teacher_id), (t, methodist_id)):
+            for page, other, sender in ((m, teacher_id, t), (t, methodist_id, m)):
                 tile = f'#media-slot .media-tile[data-participant="u:{other}"] video'
-                await wait_for(lambda p=page, s=tile: video_playing(p, s), 40, what="the other's video")
+                try:
+                    await wait_for(lambda p=page, s=tile: video_playing(p, s), 40, what="the other's video")
+                except AssertionError as exc:  # say what each side had, for the next engineer
+                    raise AssertionError(
+                        f"{exc}; the page's media: {await page.evaluate(MEDIA_REPORT)};"
+                        f" the other page sends: {await sender.evaluate(SENDING_REPORT)};"
+                        f" the server: {sfu_report(server, meeting_id)}"
+                    ) from None
                 geometry = await page.evaluate(NO_SCROLL)
                 assert geometry["pageScroll"] <= 0 and geometry["pageScrollX"] <= 0, geometry
                 assert geometry["top"] >= 0 and geometry["bottom"] <= geometry["vh"], geometry
@@ -378,65 +468,91 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
 @browser_test
 async def test_entering_without_devices_and_leaving_release_everything(server: LiveServer) -> None:
     meeting_id, _, _ = await seed(server)
-    async with chromium() as browser:
-        tab = await open_tab(browser)
-        try:
-            page = tab.page
-            await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
-            await wait_for(lambda: preview_and_level(page), 20, what="preview video and a moving level")
-            await page.get_by_role("button", name="Войти без камеры и микрофона").click()
-            await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
-            # The check's tracks are released at once; nothing is sent.
-            tracks = await page.evaluate("window.smoTracks.map((x) => x.readyState)")
-            assert tracks and set(tracks) == {"ended"}, tracks
-            await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
-            saved = await page.evaluate("JSON.parse(localStorage.getItem('smo.room.devices'))")
-            assert saved["camera"] is False and saved["mic"] is False
-            # Turn the camera on in the room, then leave: the camera is released.
-            await page.get_by_role("button", name="Включить камеру").click()
-            await wait_for(
-                lambda: page.evaluate(
-                    "window.smoTracks.some((x) => x.kind === 'video' && x.readyState === 'live')"
-                ),
-                15,
-                what="the camera on",
-            )
-            # What the tracks were when the page went away (kept for the next page of the tab).
-            await page.evaluate(
-                """() => window.addEventListener('pagehide', () => sessionStorage.setItem('tracks-at-exit',
-                     JSON.stringify(window.smoTracks.map((x) => x.readyState))))"""
-            )
-            await page.get_by_role("link", name="Покинуть заседание").click()
-            await expect(page).to_have_url(re.compile(rf"/meetings/{meeting_id}$"))
-            states = await page.evaluate("JSON.parse(sessionStorage.getItem('tracks-at-exit'))")
-            assert states and set(states) == {"ended"}, states
-            tab.assert_clean()
-        finally:
-            await tab.close()
+    async with one_tab() as tab:
+        page = tab.page
+        await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+        await wait_for_preview(page, "preview video and a moving level")
+        await page.get_by_role("button", name="Войти без камеры и микрофона").click()
+        await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+        # The check's tracks are released at once; nothing is sent.
+        tracks = await page.evaluate("window.smoTracks.map((x) => x.readyState)")
+        assert tracks and set(tracks) == {"ended"}, tracks
+        await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
+        saved = await page.evaluate("JSON.parse(localStorage.getItem('smo.room.devices'))")
+        assert saved["camera"] is False and saved["mic"] is False
+        # Turn the camera on in the room, then leave: the camera is released.
+        await page.get_by_role("button", name="Включить камеру").click()
+        await wait_for(
+            lambda: page.evaluate(
+                "window.smoTracks.some((x) => x.kind === 'video' && x.readyState === 'live')"
+            ),
+            15,
+            what="the camera on",
+        )
+        # What the tracks were when the page went away (kept for the next page of the tab).
+        await page.evaluate(
+            """() => window.addEventListener('pagehide', () => sessionStorage.setItem('tracks-at-exit',
+                 JSON.stringify(window.smoTracks.map((x) => x.readyState))))"""
+        )
+        await page.get_by_role("link", name="Покинуть заседание").click()
+        await expect(page).to_have_url(re.compile(rf"/meetings/{meeting_id}$"))
+        states = await page.evaluate("JSON.parse(sessionStorage.getItem('tracks-at-exit'))")
+        assert states and set(states) == {"ended"}, states
+        tab.assert_clean()
 
 
 @browser_test
 async def test_the_check_says_what_the_browser_refused_and_how_to_allow_it(server: LiveServer) -> None:
     meeting_id, _, _ = await seed(server)
-    async with chromium() as browser:
-        tab = await open_tab(browser)
-        try:
-            page = tab.page
-            # The browser refuses both devices (as when the person clicked «Блокировать»).
-            await page.add_init_script(
-                """navigator.mediaDevices.getUserMedia = () =>
-                     Promise.reject(new DOMException('denied', 'NotAllowedError'));"""
-            )
-            await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
-            problem = page.locator("#prejoin-problem")
-            await expect(problem).to_contain_text("Браузер запретил доступ: камера.")
-            await expect(problem).to_contain_text("Браузер запретил доступ: микрофон.")
-            await expect(problem).to_contain_text("Как разрешить: нажмите на значок камеры или замка")
-            await expect(page.locator("#prejoin-camera-on")).not_to_be_checked()
-            await screenshot(page, "room-prejoin-refused")
-            await page.get_by_role("button", name="Войти в заседание").click()
-            await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
-            await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
-            tab.assert_clean()
-        finally:
-            await tab.close()
+    async with one_tab() as tab:
+        page = tab.page
+        # The browser refuses both devices (as when the person clicked «Блокировать»).
+        await page.add_init_script(
+            """navigator.mediaDevices.getUserMedia = () =>
+                 Promise.reject(new DOMException('denied', 'NotAllowedError'));"""
+        )
+        await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+        problem = page.locator("#prejoin-problem")
+        await expect(problem).to_contain_text("Браузер запретил доступ: камера.")
+        await expect(problem).to_contain_text("Браузер запретил доступ: микрофон.")
+        await expect(problem).to_contain_text("Как разрешить: нажмите на значок камеры или замка")
+        await expect(page.locator("#prejoin-camera-on")).not_to_be_checked()
+        await screenshot(page, "room-prejoin-refused")
+        await page.get_by_role("button", name="Войти в заседание").click()
+        await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+        await expect(page.locator("#media-slot")).to_have_attribute("data-mic", "off")
+        tab.assert_clean()
+
+
+@browser_test
+async def test_a_camera_that_sends_no_picture_is_opened_again(server: LiveServer) -> None:
+    """The first opening of the camera gives a live track that never sends a frame (as a camera
+    whose driver is still waking up): the check opens it once more and the preview plays."""
+    meeting_id, _, _ = await seed(server)
+    async with one_tab() as tab:
+        page = tab.page
+        await page.add_init_script(
+            """(() => {
+              const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+              window.__cameraOpenings = 0;
+              navigator.mediaDevices.getUserMedia = async (c) => {
+                if (!c || !c.video) return real(c);
+                window.__cameraOpenings += 1;
+                if (window.__cameraOpenings > 1) return real(c);
+                const silent = new MediaStreamTrackGenerator({kind: 'video'});  // never written
+                return new MediaStream([silent]);
+              };
+            })();"""
+        )
+        await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+        await wait_for_preview(page, "the preview after the camera was opened again")
+        assert await page.evaluate("window.__cameraOpenings") == 2
+        await expect(page.locator("#prejoin-problem")).to_be_hidden()
+        await page.get_by_role("button", name="Войти в заседание").click()
+        await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
+        # The silent track was stopped; the camera that enters is the one with a picture.
+        states = await page.evaluate(
+            "window.smoTracks.filter((x) => x.kind === 'video').map((x) => x.readyState)"
+        )
+        assert states == ["ended", "live"], states
+        tab.assert_clean()

@@ -13,7 +13,7 @@ from tests.support.live import LiveServer
 from tests.support.room_seed import ROLES, Cast, seed_cast
 from tests.support.sio import RoomClient
 
-OTHER_AREAS = ("poll.", "vote.", "media.", "doc.", "mic.", "screen.")
+OTHER_AREAS = ("poll.", "vote.", "media.", "doc.", "board.", "groups.", "mic.", "screen.")
 MODERATOR_ONLY = {
     "meeting.start",
     "meeting.end",

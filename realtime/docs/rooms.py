@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from pycrdt import Awareness, Doc, merge_updates
 
-from server.db.models.documents import MeetingDocument
-from server.domain.meeting import documents
+from server.db.models.documents import DocumentKind, MeetingDocument
+from server.domain.meeting import board, documents
 from server.domain.meeting.documents import DocumentTooLarge, DocUpdateMalformed
 from server.errors import AppError
 
@@ -199,8 +199,8 @@ class DocRooms:
         arrive while a transaction of the same document is running are stored together in
         the next one (group commit: one fsync) and fanned out as one merged update; each
         sender's acknowledgement still waits for the commit of its own update."""
-        if len(update) > documents.MAX_UPDATE_BYTES:
-            raise documents.DocUpdateTooLarge(limit=documents.MAX_UPDATE_BYTES)
+        if len(update) > documents.MAX_ANY_UPDATE_BYTES:  # the kind's own limit: _commit
+            raise documents.DocUpdateTooLarge(limit=documents.MAX_ANY_UPDATE_BYTES)
         room = self._room(meeting_id, document_id)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         room.queue.append(_Pending(update, check, sid, future))
@@ -243,14 +243,17 @@ class DocRooms:
                     )
                     room.loaded = True
                 stored, uncompacted, compact_due = room.stored_bytes, room.uncompacted, False
+                max_update, max_document = documents.limits(row.kind)
                 for p in batch:
                     try:
                         p.check(row)
-                        self._try_on_shadow(room, p.update, accepted)
-                        if stored + len(p.update) > documents.MAX_DOCUMENT_BYTES:
-                            if len(room.shadow_doc().get_update()) > documents.MAX_DOCUMENT_BYTES:
+                        if len(p.update) > max_update:
+                            raise documents.DocUpdateTooLarge(limit=max_update)
+                        self._try_on_shadow(room, p.update, accepted, row.kind == DocumentKind.board)
+                        if stored + len(p.update) > max_document:
+                            if len(room.shadow_doc().get_update()) > max_document:
                                 self._rebuild_shadow(room, accepted)
-                                raise DocumentTooLarge(limit=documents.MAX_DOCUMENT_BYTES)
+                                raise DocumentTooLarge(limit=max_document)
                             compact_due = True
                     except AppError as err:
                         p.future.set_exception(err)
@@ -272,11 +275,14 @@ class DocRooms:
             room.seq, room.stored_bytes, room.uncompacted = accepted[-1].seq, stored, uncompacted
         return accepted
 
-    def _try_on_shadow(self, room: DocRoom, update: bytes, accepted: list[_Pending]) -> None:
+    def _try_on_shadow(self, room: DocRoom, update: bytes, accepted: list[_Pending], is_board: bool) -> None:
         shadow = room.shadow_doc()
         known = documents.state_vector(shadow.get_state())
         try:
-            _apply(shadow, update)
+            if is_board:  # what it writes must be board elements, pages and pictures
+                board.checked_apply(shadow, update, _apply)
+            else:
+                _apply(shadow, update)
             documents.require_in_sync(update, known)
         except AppError:
             self._rebuild_shadow(room, accepted)

@@ -11,6 +11,7 @@ message, i.e. with its leading message-type byte: 0 = sync, 1 = awareness):
   {seq} and fanned out to the document's room as ``doc.sync`` {doc_id, data}
 - ``doc.awareness`` {doc_id, data}: cursors and who is editing, relayed as ``doc.awareness``
   (the ``user.name`` of each state is set by the server to the sender's real name)
+- ``board.get`` {} -> {document, can_edit}: the meeting's board (created on first use)
 - ``doc.close`` {doc_id}; moderators: ``doc.create`` {title, agenda_item_id?},
   ``doc.policy`` {doc_id, edit_policy, editors}, ``doc.snapshot`` {} (a manual capture).
 """
@@ -30,7 +31,7 @@ from pydantic import Field
 from realtime.docs.rooms import EMPTY_UPDATE, DocRoom, DocRooms, doc_rooms
 from realtime.meeting.registry import Empty, HandlerContext, Message, handler
 from server.db.models.documents import MeetingDocument
-from server.domain.meeting import documents
+from server.domain.meeting import board, documents
 from server.domain.meeting.documents import DocumentReadOnly, DocUpdateMalformed
 from server.domain.meeting.events import ParticipantKey
 from server.errors import AppError, RateLimited
@@ -98,8 +99,8 @@ def _decode(data: str) -> bytes:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise DocUpdateMalformed() from None
-    if len(raw) > documents.MAX_UPDATE_BYTES + 16:
-        raise documents.DocUpdateTooLarge(limit=documents.MAX_UPDATE_BYTES)
+    if len(raw) > documents.MAX_ANY_UPDATE_BYTES + 16:
+        raise documents.DocUpdateTooLarge(limit=documents.MAX_ANY_UPDATE_BYTES)
     return raw
 
 
@@ -166,7 +167,7 @@ async def _guarded(ctx: HandlerContext, rooms: DocRooms, work: Callable[[], Awai
         raise RateLimited(retry_after=int(until - time.monotonic()) + 1)
     try:
         return await work()
-    except (DocUpdateMalformed, documents.DocUpdateTooLarge):
+    except (DocUpdateMalformed, documents.DocUpdateTooLarge, *board.BAD_INPUT):
         try:
             await ctx.runtime.limiter.hit(f"docbad:{ctx.meeting_id}:{ctx.participant}", BAD_LIMIT, BAD_WINDOW)
         except RateLimited:
@@ -208,6 +209,18 @@ async def doc_list(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
     for info, d in zip(infos, docs, strict=True):
         info["can_edit"] = documents.can_edit(d, ctx.participant, moderator=mod)
     return {"documents": infos}
+
+
+@handler("board.get", Empty)
+async def board_get(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
+    """The meeting's board («Доска», a document of kind ``board``), created on first use while
+    the meeting is not over; then ``doc.open`` / ``doc.sync`` as for any document."""
+    async with ctx.runtime.db.transaction() as session:
+        row = await documents.ensure_board(session, ctx.meeting_id)
+        info = documents.document_info(row)
+        editable = documents.can_edit(row, ctx.participant, moderator=ctx.is_moderator)
+    closed = ctx.state is not None and ctx.state.status in ("ended", "cancelled")
+    return {"document": info, "can_edit": editable and not closed}
 
 
 @handler("doc.open", DocRef)

@@ -168,6 +168,11 @@ class SlotTrack(MediaStreamTrack):
         if self.kind == "video":
             self._waiting_keyframe = True
 
+    @property
+    def waiting_keyframe(self) -> bool:
+        """A video slot since its last switch, until its new source's key frame went out."""
+        return self._waiting_keyframe
+
     def request_keyframe(self) -> None:
         """The subscriber sent PLI/FIR."""
         if self.need_keyframe is not None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aioice.ice import CandidatePair, StunProtocol
-from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock, rtcrtpreceiver
 from aiortc.codecs import is_rtx
 from aiortc.codecs.base import Encoder
 from aiortc.codecs.vpx import Vp8Encoder
@@ -71,6 +71,31 @@ RECEIVER_PRIVATE = {
 
 # tap(receiver, packet, raw decrypted bytes) for every RTP packet routed to a receiver.
 TransportTap = Callable[[RTCRtpReceiver, RtpPacket, bytes], None]
+
+
+class LazyBitrateEstimator:
+    """aiortc's ``RemoteBitrateEstimator``, built when the first packet needs it. aiortc builds
+    one for every video receiver, also those of the SFU's receive slots, which never receive:
+    each holds a ``RateCounter`` of 1,000 ``RateBucket`` objects, about half a join's CPU
+    (docs/media.md, "Join cost")."""
+
+    __slots__ = ("_real",)
+
+    def __init__(self) -> None:
+        self._real: Any = None
+
+    def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int) -> Any:
+        if self._real is None:
+            self._real = _EAGER_ESTIMATOR()
+        return self._real.add(arrival_time_ms, abs_send_time, payload_size, ssrc)
+
+
+_EAGER_ESTIMATOR = rtcrtpreceiver.RemoteBitrateEstimator
+
+
+def use_lazy_bitrate_estimators() -> None:
+    """Make every RTCRtpReceiver created from now on build its estimator lazily (idempotent)."""
+    rtcrtpreceiver.RemoteBitrateEstimator = LazyBitrateEstimator  # type: ignore[misc,assignment]
 
 
 class PassthroughQueue:

@@ -206,7 +206,8 @@ class Peer:
                 raise ValueError("too many media sections")
             if not directions or len(directions) != len(parsed.media) or None in directions:
                 raise ValueError("an offer needs audio/video sections with distinct mids")
-            self.remote_ufrag = self.remote_ufrag or offer_ufrag(sdp)
+            if self.remote_ufrag is None and parsed.media[0].ice is not None:
+                self.remote_ufrag = parsed.media[0].ice.usernameFragment
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, OperationError, KeyError...
             raise BadSignal() from exc

@@ -130,15 +130,64 @@ class MediaRoom:
         for pub in list(peer.publications.values()):
             self._retire(pub)
         peer.publications.clear()
+        self._clear_slots(peer)
+        await peer.close()
+        # ufrag: which of the person's connections was closed (the page ignores an older one)
+        self.notify("closed", participant, {"reason": reason, "ufrag": peer.remote_ufrag})
+        self.rebalance()
+
+    # --- moving between a meeting's rooms (breakout groups) -----------------------------------
+    def release_peer(self, participant: str) -> Peer | None:
+        """Take a person's peer out of this room with its connection open (it moves to another
+        of the meeting's rooms): nobody here receives its media any more, its slots carry
+        nothing until the other room fills them. The caller rebalances this room."""
+        peer = self.peers.pop(participant, None)
+        if peer is None:
+            return None
+        for pub in peer.publications.values():
+            for slot in tuple(pub.slots):
+                slot.assign(None)
+            pub.slots.clear()
+        self._clear_slots(peer)
+        self.muted.discard(participant)
+        return peer
+
+    def _clear_slots(self, peer: Peer) -> None:
+        """The peer's receive slots carry nothing, and this room forgets what it told the peer."""
         for slot in peer.slots.values():
             if isinstance(slot.source, Publication):
                 slot.source.slots.discard(slot)
             slot.assign(None)
-        self._slot_maps.pop(participant, None)
-        self._mics_sent.pop(participant, None)
-        await peer.close()
-        self.notify("closed", participant, {"reason": reason})
-        self.rebalance()
+        self._slot_maps.pop(peer.participant, None)
+        self._mics_sent.pop(peer.participant, None)
+
+    def adopt_peer(self, peer: Peer, *, muted: bool) -> None:
+        """A peer released by another room of the meeting joins this one over the same
+        connection: no renegotiation, no ICE, no DTLS. The caller rebalances this room, which
+        fills the peer's slots and sends its new slot map."""
+        peer.room = self
+        self.peers[peer.participant] = peer
+        if muted:
+            self.muted.add(peer.participant)
+        screen_taken = any(
+            p.source == "screen" and not p.stopped
+            for p in self.publications
+            if p.participant != peer.participant
+        )
+        for pub in list(peer.publications.values()):
+            pub.room = self
+            if pub.source == "screen" and not pub.stopped and screen_taken:
+                self._retire(pub)  # one screen per room: the room's own share stays
+                continue
+            self._capture(pub)
+            if self.recording is not None and pub.recorder is None and not pub.stopped:
+                self._start_recording(pub)
+            elif self.recording is None:
+                self._stop_recording(pub)
+        if not peer.connected.is_set():
+            self.spawn(self._ice_deadline(peer))
+        if self._ticker is None:
+            self._ticker = asyncio.ensure_future(self._tick())
 
     def unpublish(self, pub: Publication) -> None:
         self._retire(pub)

@@ -11,19 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime.media.capture import CapturedSpeech
 from realtime.media.config import MediaConfig
 from realtime.media.errors import MicLocked
 from realtime.media.placement import NodeUnavailable, NotOwner, Placement, default_node_id
 from realtime.media.recording import RecordingFiles
 from realtime.media.room import MediaRoom
-from realtime.media.sfu import Sfu
+from realtime.media.sfu import RoomKey, Sfu, meeting_of, room_key
+from realtime.media.speech_queue import speech_queue
 from realtime.media.transcriber import transcriber
 from realtime.meeting.broadcast import participant_room
+from server.domain.meeting.groups import room_of
 from server.domain.meeting.media import microphones_locked, record_media_fact
 from server.domain.meeting.recording import recording_switched_on
 from server.domain.meeting.room_state import Outcome, RoomState
-from server.domain.meeting.transcript import enqueue_speech, switched_on
+from server.domain.meeting.transcript import switched_on
 from server.errors import AppError, NotFound
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class MediaService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.sfu = Sfu(MediaConfig.from_settings(runtime.settings), self._notify)
-        self._queue: asyncio.Queue[tuple[int, str, str, dict[str, Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[RoomKey, str, str, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._warden: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
@@ -87,35 +88,51 @@ class MediaService:
             raise NotOwner()
         return await self._execute(meeting_id, op, args)
 
+    def _peer_room(self, meeting_id: int, participant: str) -> RoomKey:
+        """The room (main or a group's) holding the participant's media; else the main room."""
+        for key, room in self.sfu.rooms_of(meeting_id):
+            if participant in room.peers:
+                return key
+        return meeting_id
+
     async def _execute(self, meeting_id: int, op: str, args: dict[str, Any]) -> dict[str, Any]:
         participant = str(args.get("participant", ""))
         if op == "state":
-            existing = self.sfu.rooms.get(meeting_id)
+            existing = self.sfu.rooms.get(self._peer_room(meeting_id, participant))
+            main = self.sfu.rooms.get(meeting_id)
             return {
-                "locked": bool(existing and existing.locked),
+                "locked": bool(main and main.locked) or bool(existing and existing.locked),
                 "muted": bool(existing and participant in existing.muted),
                 "peer": bool(existing and participant in existing.peers),
             }
-        if op == "transcription" and meeting_id not in self.sfu.rooms:
+        if op == "transcription" and not self.sfu.rooms_of(meeting_id):
             return {"transcribing": False}  # no media yet: the room reads the switch when it starts
         if op == "recording":  # the switch was logged: follow it now (the watcher would within 1 s)
-            existing = self.sfu.rooms.get(meeting_id)
-            if existing is not None:
+            for _key, existing in self.sfu.rooms_of(meeting_id):
                 self.recording.apply(existing, bool(args.get("on")))
             return {}
-        if op == "leave":
-            await self.sfu.leave(meeting_id, participant)
-            await self._reap(meeting_id)
+        if op == "regroup":  # groups started, ended or someone moved: media follows the log now
+            from realtime.meeting.registry import room_service
+
+            await self._regroup(meeting_id, await room_service(self.runtime).current_state(meeting_id))
             return {}
-        fresh = meeting_id not in self.sfu.rooms
-        room = self.room(meeting_id)
-        if fresh:  # this node (re)starts the meeting's media: the lock survives in the log
-            async with self.runtime.db.read() as session:
-                room.locked = room.locked or await microphones_locked(session, meeting_id)
-                transcribing = await switched_on(session, meeting_id, "transcription")
-                recording = await recording_switched_on(session, meeting_id)
-            self._transcribe(room, transcribing)
-            self.recording.apply(room, recording)
+        if op == "leave":
+            key = self._peer_room(meeting_id, participant)
+            await self.sfu.leave(key, participant)
+            await self._reap(key)
+            return {}
+        if op == "offer":  # into the room the log puts the person in (the signalling read it)
+            key = room_key(meeting_id, args.get("group"))
+            held = self._peer_room(meeting_id, participant)
+            if held != key:  # the log put the person in another room: the connection moves along
+                await self._move(meeting_id, {participant: key})
+        else:
+            key = self._peer_room(meeting_id, participant)
+        room = await self._fresh(meeting_id, key)
+        if op in ("mute_all", "lock", "unlock", "transcription"):  # every room of the meeting
+            for other_key, other in self.sfu.rooms_of(meeting_id):
+                if other_key != key:
+                    self._apply(other, op, args)
         if op == "offer":
             sdp = await room.offer(participant, args["sdp"], args.get("sources") or {})
             return {
@@ -132,18 +149,64 @@ class MediaService:
             room.unmute(participant)
         elif op == "mute":
             room.mute(participant)
-        elif op in ("mute_all", "lock"):
+        elif op == "screen_stop":
+            return {"stopped": room.stop_screen(participant), "locked": room.locked}
+        elif op in ("mute_all", "lock", "unlock", "transcription"):
+            self._apply(room, op, args)
+            if op == "transcription":
+                return {"transcribing": room.transcribing}
+        else:
+            raise AppError("media_bad_signal", status=400)
+        return {"locked": room.locked}
+
+    async def _fresh(self, meeting_id: int, key: RoomKey) -> MediaRoom:
+        """The room, set up from the log when this node (re)creates it: the microphone lock,
+        the transcription and recording switches (a group's room follows its meeting's)."""
+        fresh = key not in self.sfu.rooms
+        room = self.room(key)
+        if fresh:
+            main = self.sfu.rooms.get(meeting_id)
+            async with self.runtime.db.read() as session:
+                room.locked = (
+                    room.locked or bool(main and main.locked) or await microphones_locked(session, meeting_id)
+                )
+                transcribing = await switched_on(session, meeting_id, "transcription")
+                recording = await recording_switched_on(session, meeting_id)
+            self._transcribe(room, transcribing)
+            self.recording.apply(room, recording)
+        return room
+
+    def _apply(self, room: MediaRoom, op: str, args: dict[str, Any]) -> None:
+        """A meeting-wide operation on one of its rooms."""
+        if op in ("mute_all", "lock"):
             room.mute_all(lock=op == "lock", keep=frozenset(args.get("keep") or ()))
         elif op == "unlock":
             room.unlock()
         elif op == "transcription":
             self._transcribe(room, bool(args.get("on")))
-            return {"transcribing": room.transcribing}
-        elif op == "screen_stop":
-            return {"stopped": room.stop_screen(participant), "locked": room.locked}
-        else:
-            raise AppError("media_bad_signal", status=400)
-        return {"locked": room.locked}
+
+    async def _regroup(self, meeting_id: int, state: RoomState) -> None:
+        """Move every media connection that is not in the room the log puts its person in into
+        that room, over the same connection (docs/groups.md, «Media»)."""
+        moves: dict[str, RoomKey] = {}
+        for key, room in self.sfu.rooms_of(meeting_id):
+            for participant in room.peers:
+                target = room_key(meeting_id, room_of(state, participant))
+                if target != key:
+                    moves[participant] = target
+        await self._move(meeting_id, moves)
+
+    async def _move(self, meeting_id: int, moves: dict[str, RoomKey]) -> None:
+        if not moves:
+            return
+        held = {key for key, room in self.sfu.rooms_of(meeting_id) if set(room.peers) & set(moves)}
+        for target in set(moves.values()):
+            await self._fresh(meeting_id, target)  # a new room reads the log's switches first
+        moved = self.sfu.move_many(moves)
+        if moved:
+            log.info("media moved between rooms", extra={"meeting_id": meeting_id, "count": len(moved)})
+        for key in held:
+            await self._reap(key)
 
     def _transcribe(self, room: MediaRoom, on: bool) -> None:
         """Capture speech for transcription while the switch is on and the engine can run."""
@@ -152,13 +215,15 @@ class MediaService:
         if room.transcribing:
             room.spawn(service.warm())
 
-    async def _reap(self, meeting_id: int) -> None:
-        """Close a meeting's room once its last peer is gone; release its placement."""
-        room = self.sfu.rooms.get(meeting_id)
+    async def _reap(self, key: RoomKey) -> None:
+        """Close a room once its last peer is gone; release the meeting's placement when none
+        of its rooms is left."""
+        room = self.sfu.rooms.get(key)
         if room is not None and room.idle:
-            self.sfu.rooms.pop(meeting_id, None)
+            self.sfu.rooms.pop(key, None)
             await room.close()
-        if self.placement is not None and meeting_id not in self.sfu.rooms:
+        meeting_id = meeting_of(key)
+        if self.placement is not None and not self.sfu.rooms_of(meeting_id):
             try:
                 await self.placement.release(meeting_id)
             except Exception:
@@ -172,29 +237,29 @@ class MediaService:
         while True:
             await asyncio.sleep(self.placement.renew_every)
             try:
-                for meeting_id, room in list(self.sfu.rooms.items()):
+                for key, room in list(self.sfu.rooms.items()):
                     if room.idle:
-                        await self._reap(meeting_id)
-                lost = await self.placement.renew(list(self.sfu.rooms))
+                        await self._reap(key)
+                lost = await self.placement.renew(sorted({meeting_of(k) for k in self.sfu.rooms}))
                 for meeting_id in lost:
                     log.warning("media placement lost", extra={"meeting_id": meeting_id})
-                    gone = self.sfu.rooms.pop(meeting_id, None)
-                    if gone is not None:
-                        for key in list(gone.peers):
-                            await gone.remove_peer(key, reason="moved")
+                    for key, gone in self.sfu.rooms_of(meeting_id):
+                        self.sfu.rooms.pop(key, None)
+                        for who in list(gone.peers):
+                            await gone.remove_peer(who, reason="moved")
                         await gone.close()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("media placement renewal failed")
 
-    def room(self, meeting_id: int) -> MediaRoom:
+    def room(self, key: RoomKey) -> MediaRoom:
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._work())
             self._warden = asyncio.ensure_future(self._watch_presence())
             if self.placement is not None:
                 self._keeper = asyncio.ensure_future(self._keep_placement())
-        return self.sfu.room(meeting_id)
+        return self.sfu.room(key)
 
     async def _watch_presence(self) -> None:
         """Close the media of people who are no longer in the room: they left (last connection
@@ -202,22 +267,24 @@ class MediaService:
         removed, or the meeting ended. The room tells nobody; its log does."""
         from realtime.meeting.registry import room_service
 
-        absent: dict[tuple[int, str], int] = {}
+        absent: dict[tuple[RoomKey, str], int] = {}
         while True:
             await asyncio.sleep(PRESENCE_CHECK_SECONDS)
-            for meeting_id, room in list(self.sfu.rooms.items()):
+            for room_id, room in list(self.sfu.rooms.items()):
                 if not room.peers:
                     continue
+                meeting_id = meeting_of(room_id)
                 try:
                     state = await room_service(self.runtime).current_state(meeting_id)
                 except NotFound:  # the meeting was deleted
                     for key in list(room.peers):
-                        await self.sfu.leave(meeting_id, key, reason="meeting_ended")
+                        await self.sfu.leave(room_id, key, reason="meeting_ended")
                     continue
                 except Exception:
                     log.warning("media presence check failed", extra={"meeting_id": meeting_id})
                     continue
                 self.recording.apply(room, recording_wanted(state))
+                group = None if isinstance(room_id, int) else room_id[1]
                 for key in list(room.peers):
                     reason = None
                     if state.status in ("ended", "cancelled"):
@@ -225,17 +292,22 @@ class MediaService:
                     elif state.is_removed(key):
                         reason = "removed"
                     elif not state.is_connected(key):
-                        absent[(meeting_id, key)] = absent.get((meeting_id, key), 0) + 1
-                        if absent[(meeting_id, key)] >= 2:
+                        absent[(room_id, key)] = absent.get((room_id, key), 0) + 1
+                        if absent[(room_id, key)] >= 2:
                             reason = "left"
+                    elif room_of(state, key) != group:
+                        # groups changed and the regroup call was lost (another process's commit)
+                        absent.pop((room_id, key), None)
+                        await self._move(meeting_id, {key: room_key(meeting_id, room_of(state, key))})
+                        continue
                     else:
-                        absent.pop((meeting_id, key), None)
+                        absent.pop((room_id, key), None)
                     if reason is not None:
-                        absent.pop((meeting_id, key), None)
-                        await self.sfu.leave(meeting_id, key, reason=reason)
+                        absent.pop((room_id, key), None)
+                        await self.sfu.leave(room_id, key, reason=reason)
 
-    def _notify(self, meeting_id: int, kind: str, participant: str, data: dict[str, Any]) -> None:
-        self._queue.put_nowait((meeting_id, kind, participant, data))
+    def _notify(self, key: RoomKey, kind: str, participant: str, data: dict[str, Any]) -> None:
+        self._queue.put_nowait((key, kind, participant, data))
 
     async def _work(self) -> None:
         """One at a time, so a participant's speech.started is logged before its speech.ended."""
@@ -248,10 +320,11 @@ class MediaService:
             finally:
                 self._queue.task_done()
 
-    async def _deliver(self, meeting_id: int, kind: str, participant: str, data: dict[str, Any]) -> None:
+    async def _deliver(self, key: RoomKey, kind: str, participant: str, data: dict[str, Any]) -> None:
         from realtime.meeting.registry import room_service
 
         room = room_service(self.runtime)
+        meeting_id = meeting_of(key)
         if kind in LOGGED:
 
             async def act(session: AsyncSession, state: RoomState) -> Outcome[None]:
@@ -259,23 +332,18 @@ class MediaService:
 
             await room.commit(meeting_id, act)
         elif kind == "speech.captured":
-            speech: CapturedSpeech = data["speech"]
-            async with self.runtime.db.transaction() as session:
-                await enqueue_speech(
-                    session, meeting_id, participant, speech.started_at, speech.ended_at, speech.audio
-                )
-            transcriber(self.runtime).wake()
+            await speech_queue(self.runtime).put(meeting_id, data["speech"])
         elif kind == "slots":
             await room.emit(participant_room(meeting_id, participant), "media.slots", data)
         elif kind == "closed":
             await room.emit(participant_room(meeting_id, participant), "media.closed", data)
-            await self._reap(meeting_id)
+            await self._reap(key)
 
     async def close(self) -> None:
         for task in (self._warden, self._keeper):
             if task is not None:
                 task.cancel()
-        owned = list(self.sfu.rooms)
+        owned = sorted({meeting_of(k) for k in self.sfu.rooms})
         await self.sfu.close()
         await self.recording.close()
         if self.placement is not None:

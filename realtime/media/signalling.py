@@ -21,6 +21,7 @@ from realtime.media.service import media_service
 from realtime.media.transcriber import transcriber
 from realtime.meeting.registry import HandlerContext, Message, handler
 from server.domain.meeting.events import ParticipantKey
+from server.domain.meeting.groups import room_of
 from server.domain.meeting.media import mute_microphones, unlock_microphones
 from server.domain.meeting.room import require_open
 from server.domain.meeting.room_state import RoomState
@@ -52,7 +53,8 @@ class Target(Message):
 async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
     """What the browser needs before its first offer: ICE servers and how many slots to open;
     ``peer``: whether the server holds a media connection of this person (after a long
-    reconnect the page rebuilds its own when the server has dropped it)."""
+    reconnect the page rebuilds its own when the server has dropped it); ``group``: the
+    breakout group whose room the offer will enter (None: the main room)."""
     service = media_service(ctx.runtime)
     config = service.sfu.config
     servers = [
@@ -68,6 +70,7 @@ async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
         "muted": state["muted"],
         "peer": state["peer"],
         "transcription_available": transcriber(ctx.runtime).available,
+        "group": room_of(ctx.state, ctx.participant) if ctx.state is not None else None,
     }
 
 
@@ -75,8 +78,16 @@ async def media_config(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
 async def media_offer(ctx: HandlerContext, msg: Offer) -> dict[str, Any]:
     if ctx.state is not None:
         require_open(ctx.state)
+    # The room the log puts this person in: the main room or their breakout group's
+    # (docs/groups.md); read exactly, as a move may have just been committed elsewhere.
+    group = room_of(await ctx.room.current_state(ctx.meeting_id), ctx.participant)
     result = await media_service(ctx.runtime).run(
-        ctx.meeting_id, "offer", participant=ctx.participant, sdp=msg.sdp, sources=dict(msg.sources)
+        ctx.meeting_id,
+        "offer",
+        participant=ctx.participant,
+        sdp=msg.sdp,
+        sources=dict(msg.sources),
+        group=group,
     )
     return {
         "type": "answer",

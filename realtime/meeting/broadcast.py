@@ -19,6 +19,7 @@ from socketio import packet as sio_packet
 
 from realtime.meeting import fast_send
 from server.domain.meeting.meeting_log import LoggedEvent
+from server.domain.meeting.room_state import RoomState, visible_to
 
 if TYPE_CHECKING:
     import socketio
@@ -27,10 +28,18 @@ CHANNEL_HOST_ID = "smo-room-broadcast"
 log = logging.getLogger("smo.room")
 
 
-def targets(meeting_id: int, event: LoggedEvent) -> str | list[str]:
-    """The meeting's room, or the two people's rooms for a private chat message."""
-    if event.type == "chat.message" and event.payload.get("to"):
-        return [participant_room(meeting_id, event.actor), participant_room(meeting_id, event.payload["to"])]
+def targets(meeting_id: int, event: dict[str, Any], state: RoomState) -> str | list[str]:
+    """For a logged event (its wire form): the meeting's room; the two people's rooms for a
+    private chat message; for a breakout group's message the rooms of those who may read it
+    (``room_state.visible_to``)."""
+    if event["type"] != "chat.message":
+        return meeting_room(meeting_id)
+    payload, actor = event["payload"], event["actor"]
+    if payload.get("to"):
+        return [participant_room(meeting_id, actor), participant_room(meeting_id, payload["to"])]
+    if payload.get("group") is not None:
+        readers = [key for key in state.participants if visible_to(event, key, state)]
+        return [participant_room(meeting_id, key) for key in sorted({actor, *readers})]
     return meeting_room(meeting_id)
 
 
@@ -40,6 +49,11 @@ def meeting_room(meeting_id: int) -> str:
 
 def participant_room(meeting_id: int, key: str) -> str:
     return f"m{meeting_id}:p:{key}"
+
+
+def person_room(key: str) -> str:
+    """Every connection of one person (``u:<id>`` / ``g:<id>``), whatever meeting it is in."""
+    return f"person:{key}"
 
 
 class Broadcaster:
@@ -104,6 +118,9 @@ class Broadcaster:
         fast_send.COUNTERS["direct"] += direct_count
         fast_send.COUNTERS["queued"] += queued_count
 
-    async def events(self, meeting_id: int, events: list[LoggedEvent], skip_sid: str | None = None) -> None:
+    async def events(
+        self, meeting_id: int, events: list[LoggedEvent], skip_sid: str | None, state: RoomState
+    ) -> None:
         for event in events:
-            await self.emit("event", event.to_wire(), targets(meeting_id, event), skip_sid)
+            wire = event.to_wire()
+            await self.emit("event", wire, targets(meeting_id, wire, state), skip_sid)

@@ -73,6 +73,7 @@ LIMITS: dict[str, Rate] = {
     "doc.create": _r(10, 60),
     "doc.policy": _r(20),
     "doc.snapshot": _r(10, 60),
+    "board.get": _r(20),
     # media signalling: a burst of ICE candidates per negotiation
     "media.config": _r(10),
     "media.offer": _r(10),
@@ -90,6 +91,16 @@ LIMITS: dict[str, Rate] = {
     "transcription.switch": _r(10),
     "recording.switch": _r(10),
     "transcript.list": _r(10),
+    # breakout groups (docs/groups.md)
+    "groups.start": _r(20, 60),
+    "groups.extend": _r(10),
+    "groups.move": _r(60),
+    "groups.broadcast": _r(10),
+    "groups.visit": _r(20),
+    "groups.leave": _r(20),
+    "groups.call_moderator": _r(3, 10),
+    "groups.end": _r(5),
+    "groups.state": _r(30),
 }
 DEFAULT = _r(10)  # a message registered without its own line (tests require one per message)
 SESSION_KEY = "rates"

@@ -10,10 +10,11 @@ import socketio
 from pydantic import ValidationError
 
 from realtime.meeting import acks, limits
+from realtime.meeting.broadcast import person_room
 from realtime.meeting.registry import HANDLERS, HandlerContext
 from realtime.meeting.service import RoomService
 from server.domain.meeting.room import identify
-from server.errors import AppError, Unauthenticated, validation_error_from_pydantic
+from server.errors import AppError, Unauthenticated, refuse_nul, storage_full, validation_error_from_pydantic
 from server.i18n import LOCALES
 from server.sessions import SESSION_COOKIE, decode_session_cookie
 
@@ -66,6 +67,7 @@ class MeetingNamespace(socketio.AsyncNamespace):
                 "office_moderator": False,
             },
         )
+        await self.enter_room(sid, person_room(key))
 
     def _locale(self, lang: str | None, user_locale: str | None) -> str:
         for candidate in (lang, user_locale):
@@ -101,7 +103,11 @@ class MeetingNamespace(socketio.AsyncNamespace):
             return await self.dispatch(sid, data, event, args[1:])
         except AppError as err:
             return acks.fail(err, locale)
-        except Exception:
+        except Exception as exc:
+            full = storage_full(exc)
+            if full is not None:
+                log.error("storage full: the action changed nothing", extra={"event": str(event)[:MAX_NAME]})
+                return acks.fail(full, locale)
             log.exception("room handler failed", extra={"event": str(event)[:MAX_NAME]})
             return acks.fail(AppError(), locale)
 
@@ -116,6 +122,7 @@ class MeetingNamespace(socketio.AsyncNamespace):
             raw = {}
         if not isinstance(raw, dict):
             raise AppError("validation_failed", status=422, details={"fields": {"_": "object_expected"}})
+        refuse_nul(raw)
         try:
             payload = spec.schema.model_validate(raw)
         except ValidationError as exc:

@@ -205,7 +205,7 @@ class RoomService:
                     self._cache.pop(meeting_id, None)
                     raise
                 for queued, outcome in done:
-                    await self.broadcaster.events(meeting_id, outcome.events, queued.skip_sid)
+                    await self.broadcaster.events(meeting_id, outcome.events, queued.skip_sid, state)
         except BaseException as exc:
             for queued in batch:
                 if not queued.future.done():
@@ -232,7 +232,7 @@ class RoomService:
                 state = await self._exact(session, meeting)
                 outcome = await action(session, state)
             self._advance(meeting_id, outcome.events)
-            await self.broadcaster.events(meeting_id, outcome.events, skip_sid)
+            await self.broadcaster.events(meeting_id, outcome.events, skip_sid, state)
             cached = self._cache.get(meeting_id)
             if cached is None or (outcome.events and cached.last_seq != outcome.events[-1].seq):
                 async with self.runtime.db.read() as session:
@@ -339,7 +339,8 @@ class RoomService:
         async with self.runtime.db.read() as session:
             events = await events_after(session, meeting_id, max(after_seq, 0))
         wire = [e.to_wire() for e in events]
-        return [e for e in wire if visible_to(e, viewer)]
+        state = await self.current_state(meeting_id) if any(_group_chat(e) for e in wire) else None
+        return [e for e in wire if visible_to(e, viewer, state)]
 
     async def emit(self, to: str | list[str], event: str, data: Any) -> None:
         await self.broadcaster.emit(event, data, to)
@@ -350,3 +351,7 @@ def install(runtime: Runtime, sio: socketio.AsyncServer) -> RoomService:
     runtime.services[SERVICE_KEY] = service
     runtime.tasks.append(asyncio.create_task(service.keep_presence()))
     return service
+
+
+def _group_chat(event: dict[str, Any]) -> bool:
+    return event["type"] == "chat.message" and event["payload"].get("group") is not None

@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from server.db.models.accounts import User
 from server.db.models.files import StoredFile
-from server.errors import AppError, PayloadTooLarge, validation_error_from_pydantic
+from server.errors import AppError, PayloadTooLarge, refuse_nul, validation_error_from_pydantic
 from server.files.kinds import FileKind, sniff
 from server.settings import Settings
 from server.web.auth import check_csrf
@@ -113,6 +113,7 @@ async def read_upload_form(
                 values[key] = value
     finally:
         await form.close()
+    refuse_nul(values)
     if schema is None:
         return values, None, uploads
     try:

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server.errors import AppError, BadRequest, NotFound
+from server.errors import AppError, BadRequest, NotFound, storage_full
 from server.web.auth import request_locale
 
 log = logging.getLogger("smo.errors")
@@ -47,6 +47,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
+    full = storage_full(exc)
+    if full is not None:
+        log.error(
+            "storage full: the request changed nothing", extra={"path": request.url.path, "error": repr(exc)}
+        )
+        return error_response(request, full)
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(request, AppError())
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from server.errors import BadRequest, PayloadTooLarge, validation_error_from_pydantic
+from server.errors import BadRequest, PayloadTooLarge, refuse_nul, validation_error_from_pydantic
 from server.web.auth import check_csrf
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,6 +48,8 @@ async def read_form(request: Request, schema: type[M] | None = None) -> tuple[di
         except (UnicodeDecodeError, ValueError) as exc:
             raise BadRequest() from exc
     check_csrf(request, dict(items).get("csrf_token"))
+    for key, value in items:  # every value of a repeated field, too
+        refuse_nul({key: value})
     values: dict[str, Any] = {}
     for key, value in items:
         if key == "csrf_token":
@@ -73,6 +75,7 @@ async def read_json(request: Request, schema: type[M], *, csrf: bool = True) -> 
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("malformed_json") from exc
+    refuse_nul(data)
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
@@ -81,13 +84,16 @@ async def read_json(request: Request, schema: type[M], *, csrf: bool = True) -> 
 
 def field_messages(locale: str, fields: dict[str, str], area: str) -> dict[str, str]:
     """field -> the human message for its error code (``ValidationFailed.details['fields']``):
-    ``<area>.field.<code>`` when the catalogue has it, else ``<area>.field.invalid``. Nested
+    ``<area>.field.<code>`` when the catalogue has it, else the shared ``field.<code>``, else
+    ``<area>.field.invalid``. Nested
     fields ("grades.2") report on their form field ("grades"); the first problem wins."""
     from server.i18n import catalogue, translate
 
     known = catalogue("ru")
     out: dict[str, str] = {}
     for name, code in fields.items():
-        key = f"{area}.field.{code}" if f"{area}.field.{code}" in known else f"{area}.field.invalid"
+        key = next(
+            (k for k in (f"{area}.field.{code}", f"field.{code}") if k in known), f"{area}.field.invalid"
+        )
         out.setdefault(name.split(".")[0], translate(key, locale))
     return out

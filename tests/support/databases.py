@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from server.db.base import Base
 from server.db.engine import Database
@@ -65,12 +67,21 @@ async def migrated_database(backend: str, tmp: Path) -> str:
 
 
 async def truncate_all(db: Database) -> None:
-    """Empty every table between tests (the schema stays migrated)."""
+    """Empty every table between tests (the schema stays migrated). On PostgreSQL a write the
+    previous test left in flight (a connection closing, a job) can deadlock with TRUNCATE's
+    table locks; PostgreSQL then aborts one side, and emptying is simply tried again."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with db.transaction() as s:
-        if db.url.startswith("postgresql"):
-            await s.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                await s.execute(text(f"DELETE FROM {name}"))
-            await s.execute(text("DELETE FROM search_fts"))  # server/search.py
+    for attempt in range(5):
+        try:
+            async with db.transaction() as s:
+                if db.url.startswith("postgresql"):
+                    await s.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                else:
+                    for name in tables:
+                        await s.execute(text(f"DELETE FROM {name}"))
+                    await s.execute(text("DELETE FROM search_fts"))  # server/search.py
+            return
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.2)

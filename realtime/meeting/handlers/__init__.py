@@ -5,6 +5,7 @@ import realtime.media.signalling
 import realtime.media.transcription
 import realtime.meeting.handlers.chat
 import realtime.meeting.handlers.floor
+import realtime.meeting.handlers.groups
 import realtime.meeting.handlers.moderation
 import realtime.meeting.handlers.polls
 import realtime.meeting.handlers.reactions

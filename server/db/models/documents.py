@@ -23,6 +23,7 @@ class DocumentKind(enum.StrEnum):
     notes = "notes"  # «Заметки заседания»
     decision = "decision"  # «Проект решения» of an agenda item
     other = "other"
+    board = "board"  # «Доска»: a whiteboard (server/domain/meeting/board.py)
 
 
 class EditPolicy(enum.StrEnum):

@@ -127,6 +127,48 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     return user
 
 
+async def change_password(session: AsyncSession, user_id: int, current: str, new: str) -> User:
+    """The person's own password change: the current one must match (argon2), the new one
+    follows the rule; every session the person holds ends (the caller logs this browser in
+    again). A wrong current password is a field error of ``current_password``."""
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None or not user.is_active:
+        raise InvalidCredentials()
+    if not await asyncio.to_thread(verify_password, user.password_hash, current[:PASSWORD_MAX]):
+        raise ValidationFailed(
+            "wrong_current_password", details={"fields": {"current_password": "wrong_current_password"}}
+        )
+    check_password_rule(new)
+    user.password_hash = await asyncio.to_thread(hash_password, new)
+    await end_sessions(session, user.id)
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+class CannotBlockSelf(AppError):
+    code, status = "cannot_block_self", 409
+
+
+async def set_blocked(session: AsyncSession, admin: User | None, user_id: int, blocked: bool) -> User:
+    """An administrator blocks (or unblocks) a person: a blocked person cannot log in, and
+    every session they hold ends at once. Nobody blocks themselves (the last way in)."""
+    from server.domain.accounts.permissions import require_admin
+    from server.errors import NotFound
+
+    actor = require_admin(admin)
+    if actor.id == user_id:
+        raise CannotBlockSelf()
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound()
+    user.is_active = not blocked
+    if blocked:
+        await end_sessions(session, user.id)
+    await session.flush()
+    return user
+
+
 async def end_sessions(session: AsyncSession, user_id: int) -> None:
     """Invalidate every session cookie the person holds (logout, a password change, a block):
     cookies carry the session version they were issued under, and the middleware and the room's

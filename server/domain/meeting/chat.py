@@ -35,7 +35,8 @@ async def send_message(
         person = state.participants.get(to)
         if person is None or person["removed"] or not person.get("admitted") or to == actor.key:
             raise AppError("participant_unknown", status=404)
-    payload = {"text": text, "reply_to": reply_to, "to": to}
+    # Inside a breakout group the message belongs to that group's chat (docs/groups.md).
+    payload = {"text": text, "reply_to": reply_to, "to": to, "group": state.groups.room_of(actor.key)}
     return await append_events(session, meeting_id, [("chat.message", actor.key, payload)])
 
 

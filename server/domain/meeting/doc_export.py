@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docx import Document as DocxDocument
 from docx.shared import Pt
+from pycrdt import Doc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Meeting, User
-from server.db.models.documents import MeetingDocument
+from server.db.models.documents import DocumentKind, MeetingDocument
 from server.domain.accounts.permissions import can_join_meeting, require_login
-from server.domain.meeting import documents
+from server.domain.meeting import board, documents
 from server.domain.meeting.doc_text import Block, blocks_markdown, document_blocks
 from server.domain.protocol.text import printable
 from server.errors import Forbidden, NotFound
@@ -28,9 +29,17 @@ from server.errors import Forbidden, NotFound
 class ReadableDocument:
     document: MeetingDocument
     blocks: list[Block]
+    pages: list[board.Page] = field(default_factory=list)  # a board's pages
+    files: dict[str, str] = field(default_factory=dict)  # a board's pictures
+
+    @property
+    def is_board(self) -> bool:
+        return self.document.kind == DocumentKind.board
 
     @property
     def markdown(self) -> str:
+        if self.is_board:
+            return board.summary({"pages": [vars(p) for p in self.pages]})
         return blocks_markdown(self.blocks)
 
 
@@ -51,8 +60,14 @@ async def readable_documents(
     out = []
     for d in await documents.list_documents(session, meeting_id):
         doc, _ = await documents.load_doc(session, d.id)
-        out.append(ReadableDocument(d, document_blocks(doc)))
+        out.append(_readable(d, doc))
     return meeting, out
+
+
+def _readable(row: MeetingDocument, doc: Doc) -> ReadableDocument:
+    if row.kind == DocumentKind.board:
+        return ReadableDocument(row, [], board.read_pages(doc), board.read_files(doc))
+    return ReadableDocument(row, document_blocks(doc))
 
 
 async def readable_document(
@@ -61,7 +76,7 @@ async def readable_document(
     meeting = await _meeting_for_reader(session, user, meeting_id)
     row = await documents.get_document(session, meeting_id, document_id)
     doc, _ = await documents.load_doc(session, row.id)
-    return meeting, ReadableDocument(row, document_blocks(doc))
+    return meeting, _readable(row, doc)
 
 
 def export_markdown(meeting: Meeting, item: ReadableDocument) -> str:

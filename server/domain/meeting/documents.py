@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import AgendaItem, Meeting, MeetingStatus
 from server.db.models.documents import DocSnapshot, DocumentKind, DocUpdate, EditPolicy, MeetingDocument
+from server.domain.meeting import board
 from server.domain.meeting.doc_text import document_markdown
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
 from server.errors import AppError
@@ -27,6 +28,8 @@ from server.errors import AppError
 # Setting-like limits (bytes): one update as sent by a client, and a whole document.
 MAX_UPDATE_BYTES = 64 * 1024
 MAX_DOCUMENT_BYTES = 1024 * 1024
+# A board (pictures travel inside its updates) has its own, larger limits: board.py.
+MAX_ANY_UPDATE_BYTES = max(MAX_UPDATE_BYTES, board.MAX_UPDATE_BYTES)
 # Updates kept as separate rows before they are merged into the snapshot.
 COMPACT_EVERY = 100
 
@@ -60,6 +63,13 @@ class DocOutOfSync(AppError):
     the client must open the document afresh."""
 
     code, status = "doc_out_of_sync", 409
+
+
+def limits(kind: DocumentKind | str) -> tuple[int, int]:
+    """(largest update, largest document) in bytes for a document of this kind."""
+    if kind == DocumentKind.board:
+        return board.MAX_UPDATE_BYTES, board.MAX_BOARD_BYTES
+    return MAX_UPDATE_BYTES, MAX_DOCUMENT_BYTES
 
 
 def _varuints(data: bytes, count: int) -> list[int]:
@@ -152,6 +162,35 @@ async def ensure_default_documents(session: AsyncSession, meeting_id: int) -> li
         await session.flush()
         docs = await list_documents(session, meeting_id)
     return docs
+
+
+async def ensure_board(session: AsyncSession, meeting_id: int) -> MeetingDocument:
+    """The meeting's board («Доска»), created on first use under the meeting row's lock (so two
+    processes create it once); an ended meeting gets none it did not have."""
+    meeting = await session.scalar(select(Meeting).where(Meeting.id == meeting_id).with_for_update())
+    if meeting is None:
+        raise DocumentNotFound()
+    found = await session.scalar(
+        select(MeetingDocument)
+        .where(MeetingDocument.meeting_id == meeting_id, MeetingDocument.kind == DocumentKind.board)
+        .order_by(MeetingDocument.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    if meeting.status in (MeetingStatus.ended, MeetingStatus.cancelled):
+        raise DocumentNotFound()
+    doc = MeetingDocument(
+        meeting_id=meeting_id,
+        title=board.BOARD_TITLE,
+        kind=DocumentKind.board,
+        edit_policy=EditPolicy.everyone,
+        editors=[],
+        seq=0,
+    )
+    session.add(doc)
+    await session.flush()
+    return doc
 
 
 async def get_document(session: AsyncSession, meeting_id: int, document_id: int) -> MeetingDocument:
@@ -320,23 +359,28 @@ async def snapshot_documents(
     actor: str = "system",
 ) -> list[LoggedEvent]:
     """Append ``doc.snapshot`` events with the documents' current text (from storage, so any
-    process gives the same text). At an agenda item's end: the item's documents and the notes;
-    otherwise every document. Empty documents are skipped."""
+    process gives the same text). At an agenda item's end: the item's documents, the notes and
+    the board; otherwise every document. Empty documents are skipped. A board's event holds the
+    JSON description of its pages (``board``, server/domain/meeting/board.py) and a short text."""
     docs = await list_documents(session, meeting_id)
     if reason == "agenda_item_ended":
-        docs = [d for d in docs if d.agenda_item_id == agenda_item_id or d.kind == DocumentKind.notes]
+        shared = (DocumentKind.notes, DocumentKind.board)
+        docs = [d for d in docs if d.agenda_item_id == agenda_item_id or d.kind in shared]
     items: list[tuple[str, str, dict[str, Any]]] = []
     for d in docs:
-        text = await document_text(session, d.id)
-        if not text.strip():
-            continue
-        payload = {
-            "doc_id": d.id,
-            "title": d.title,
-            "text": text,
-            "agenda_item_id": d.agenda_item_id,
-            "reason": reason,
-        }
+        payload: dict[str, Any]
+        if d.kind == DocumentKind.board:
+            ydoc, _ = await load_doc(session, d.id)
+            description = board.describe(ydoc)
+            if board.is_empty(description):
+                continue
+            payload = {"text": board.summary(description), "kind": "board", "board": description}
+        else:
+            text = await document_text(session, d.id)
+            if not text.strip():
+                continue
+            payload = {"text": text}
+        payload |= {"doc_id": d.id, "title": d.title, "agenda_item_id": d.agenda_item_id, "reason": reason}
         items.append(("doc.snapshot", actor, payload))
     return await append_events(session, meeting_id, items)
 

@@ -96,6 +96,7 @@ class ChatMessage(Payload):
     text: str = Field(min_length=1, max_length=2000)
     reply_to: int | None = None  # seq of the message replied to
     to: ParticipantKey | None = None
+    group: int | None = None  # sent inside a breakout group (docs/groups.md): that group's chat
 
 
 # --- hands and the list of speakers -----------------------------------------------------------
@@ -188,7 +189,9 @@ class DocSnapshot(Payload):
     title: str
     text: str
     agenda_item_id: int | None = None
-    reason: Literal["agenda_item_ended", "meeting_ended", "manual"] = "manual"
+    kind: Literal["board"] | None = None  # a board («Доска»): ``board`` describes its pages
+    board: dict[str, Any] | None = None  # server/domain/meeting/board.py describe()
+    reason: Literal["agenda_item_ended", "meeting_ended", "groups_ended", "manual"] = "manual"
 
 
 class MicMuted(Payload):
@@ -234,7 +237,62 @@ class TranscriptFailed(Payload):
     participant: ParticipantKey
     started_at: datetime
     ended_at: datetime
-    reason: Literal["corrupt_audio", "engine_error", "not_transcribed_in_time"]
+    reason: Literal["corrupt_audio", "engine_error", "not_transcribed_in_time", "not_stored"]
+
+
+# --- breakout groups (docs/groups.md) ---------------------------------------------------------
+class GroupSpec(Payload):
+    id: int = Field(ge=1)  # unique in the meeting (rounds continue the numbering)
+    name: str = Field(min_length=1, max_length=100)
+    task: str = Field(default="", max_length=2000)
+    members: list[ParticipantKey] = Field(default_factory=list, max_length=500)
+    doc_id: int | None = None  # its «Результаты группы N» document
+
+
+class GroupsCreated(Payload):
+    round: int = Field(ge=1)
+    groups: list[GroupSpec] = Field(min_length=1, max_length=50)
+    duration: int = Field(ge=1)  # seconds
+    assignment: Literal["manual", "random"] = "manual"
+
+
+class GroupsStarted(Payload):
+    round: int = Field(ge=1)
+    ends_at: datetime
+
+
+class GroupsExtended(Payload):
+    round: int = Field(ge=1)
+    ends_at: datetime
+    seconds: int = Field(ge=1)
+
+
+class GroupAssigned(Payload):
+    """A person moved by a moderator: into ``group``, or back to the main room (None)."""
+
+    participant: ParticipantKey
+    group: int | None = None
+
+
+class GroupsBroadcast(Payload):
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class GroupVisit(Payload):
+    """``groups.visit`` / ``groups.left``: a moderator enters / leaves a group's room."""
+
+    group: int
+
+
+class GroupCall(Payload):
+    """A group calls the moderator («Позвать ведущего»)."""
+
+    group: int
+
+
+class GroupsEnded(Payload):
+    round: int = Field(ge=1)
+    reason: Literal["moderator", "timer"] = "moderator"
 
 
 EVENT_TYPES: dict[str, type[Payload]] = {
@@ -272,6 +330,15 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "recording.switched": SwitchChanged,
     "transcript.segment": TranscriptSegment,
     "transcript.failed": TranscriptFailed,
+    "groups.created": GroupsCreated,
+    "groups.started": GroupsStarted,
+    "groups.extended": GroupsExtended,
+    "groups.assigned": GroupAssigned,
+    "groups.broadcast": GroupsBroadcast,
+    "groups.visit": GroupVisit,
+    "groups.left": GroupVisit,
+    "groups.call_moderator": GroupCall,
+    "groups.ended": GroupsEnded,
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.domain.meeting.groups import hands_here
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
 from server.domain.meeting.room import require_live, require_moderator, require_open
 from server.domain.meeting.room_state import Actor, RoomState
@@ -42,10 +43,11 @@ async def grant_floor(
     A current speaker's floor ends first; the new speaker's hand goes down."""
     require_moderator(state, actor)
     require_live(state)
-    if participant is None:
-        if not state.hands:
+    if participant is None:  # the next in the moderator's room (a group has its own queue)
+        here = hands_here(state, actor.key)
+        if not here:
             raise AppError("hand_queue_empty", status=409)
-        participant = state.hands[0]
+        participant = here[0]
     person = state.participants.get(participant)
     if person is None or person["removed"] or not person.get("admitted"):
         raise AppError("participant_unknown", status=404)

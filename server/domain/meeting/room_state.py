@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from server.domain.meeting import group_fold
 from server.domain.meeting.meeting_log import LoggedEvent
 
 if TYPE_CHECKING:
@@ -48,12 +49,24 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def visible_to(event: dict[str, Any], viewer: str | None) -> bool:
-    """Private chat messages are seen by their sender and recipient only."""
+def visible_to(event: dict[str, Any], viewer: str | None, state: RoomState | None = None) -> bool:
+    """Private chat messages are seen by their sender and recipient only; a breakout group's
+    messages by those who have been in the group and the meeting's moderators (``state``: the
+    meeting's fold; without it, by the sender only)."""
     if event["type"] != "chat.message":
         return True
-    to = event["payload"].get("to")
-    return to is None or viewer in (to, event["actor"])
+    payload = event["payload"]
+    to = payload.get("to")
+    if to is not None:
+        return viewer in (to, event["actor"])
+    group = payload.get("group")
+    if group is None or viewer == event["actor"]:
+        return True
+    return (
+        state is not None
+        and viewer is not None
+        and (state.groups.may_read(group, viewer) or state.is_moderator(viewer))
+    )
 
 
 class RoomState:
@@ -71,6 +84,7 @@ class RoomState:
         self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_KEPT)
         self.chat_seqs: set[int] = set()
         self._item_since: dict[int, datetime] = {}
+        self.groups = group_fold.Groups()  # breakout groups (docs/groups.md)
         self.stamp: object = None  # identifies the meeting row the fold belongs to (cache check)
 
     @classmethod
@@ -126,7 +140,7 @@ class RoomState:
         return seq in self.chat_seqs
 
     def snapshot(self, viewer: str | None) -> dict[str, Any]:
-        chat = [e for e in self.chat if visible_to(e, viewer)][-CHAT_SNAPSHOT:]
+        chat = [e for e in self.chat if visible_to(e, viewer, self)][-CHAT_SNAPSHOT:]
         return {
             "meeting": dict(self.meeting),
             "last_seq": self.last_seq,
@@ -139,6 +153,7 @@ class RoomState:
             "speaking": list(self.speaking),
             "polls": {str(k): dict(v) for k, v in self.polls.items()},
             "chat": chat,
+            "groups": self.groups.snapshot(),
         }
 
     # --- the fold -------------------------------------------------------------------------
@@ -198,6 +213,7 @@ def _ended(s: RoomState, e: LoggedEvent, p: dict[str, Any]) -> None:
     s.floor = None
     s.hands.clear()
     s.speaking.clear()
+    group_fold.meeting_ended(s, e.at)
     for person in s.participants.values():
         person["connected"] = False
         person["hand_raised_at"] = None
@@ -382,4 +398,5 @@ _APPLY = {
     "poll.closed": _poll_closed,
     "transcription.switched": _switched,
     "recording.switched": _switched,
+    **group_fold.APPLY,
 }

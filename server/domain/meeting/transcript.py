@@ -25,7 +25,7 @@ from server.domain.meeting.room_state import Actor, RoomState
 Switch = Literal["transcription", "recording"]
 LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 3
-FailReason = Literal["corrupt_audio", "engine_error", "not_transcribed_in_time"]
+FailReason = Literal["corrupt_audio", "engine_error", "not_transcribed_in_time", "not_stored"]
 
 
 # --- the switches ------------------------------------------------------------------------------
@@ -221,6 +221,20 @@ async def fail(
         "reason": reason,
     }
     return await append_events(session, job.meeting_id, [("transcript.failed", "system", payload)])
+
+
+async def not_stored(
+    session: AsyncSession, meeting_id: int, participant: str, started_at: datetime, ended_at: datetime
+) -> list[LoggedEvent]:
+    """Captured speech that could not be queued (a full disk, the database away): its
+    ``transcript.failed`` (``not_stored``) says so; the audio itself is gone."""
+    payload = {
+        "participant": participant,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "reason": "not_stored",
+    }
+    return await append_events(session, meeting_id, [("transcript.failed", "system", payload)])
 
 
 async def pending_count(session: AsyncSession, meeting_id: int) -> int:

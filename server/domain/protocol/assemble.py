@@ -29,6 +29,7 @@ from server.domain.protocol.fold import (
     merged,
     merged_seconds,
 )
+from server.domain.protocol.groups import with_group_work
 from server.domain.protocol.model import (
     AgendaEntry,
     AttendanceRow,
@@ -324,17 +325,26 @@ def assemble_protocol(
         quorum=quorum,
         agenda_approved=bool(entries),
         agenda=tuple(a.title for a in entries),
-        items=transcript.with_spoken_words(
-            _items(meeting, state, names, full_names, promoted),
-            transcript.spoken_words(events, entries),
+        items=with_group_work(
+            transcript.with_spoken_words(
+                _items(meeting, state, names, full_names, promoted),
+                transcript.spoken_words(events, entries),
+                entries,
+            ),
+            events,
             entries,
+            names,
+            full_names,
+            bool(entries),
         ),
         attendance=tuple(attendance),
         chat=tuple(
             ChatLine(c.at, names.get(c.participant, c.participant), c.text, c.seq, c.seq in promoted)
             for c in state.chat
         ),
-        documents=tuple(SharedDocument(d, t, x) for d, (t, x) in sorted(state.documents.items())),
+        documents=tuple(
+            SharedDocument(d, t, x, state.boards.get(d)) for d, (t, x) in sorted(state.documents.items())
+        ),
         polls=polls,
         notes=tuple(notes),
         started=start,

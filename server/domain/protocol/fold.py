@@ -102,6 +102,7 @@ class LogState:
     chat: list[Chat] = field(default_factory=list)
     polls: dict[int, Poll] = field(default_factory=dict)
     documents: dict[int, tuple[str, str]] = field(default_factory=dict)
+    boards: dict[int, dict[str, Any]] = field(default_factory=dict)  # a board's last description
     started_items: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
@@ -310,6 +311,8 @@ def fold_log(events: Sequence[LoggedEvent], first_item: int | None) -> LogState:
                 state.segments.append(segment)
         elif t == "doc.snapshot" and isinstance(p.get("doc_id"), int):
             state.documents[p["doc_id"]] = (_payload_str(p, "title"), _payload_str(p, "text"))
+            if p.get("kind") == "board" and isinstance(p.get("board"), dict):
+                state.boards[p["doc_id"]] = p["board"]
 
     for who, since in joined.items():
         interval = clip(since, end)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.domain.protocol import russian as ru
+from server.domain.protocol.boards import page_pictures
+from server.domain.protocol.groups import group_lines
 from server.domain.protocol.model import Decision, Item, PollReport, Protocol, Speech
 from server.domain.protocol.text import clean_block
 from server.domain.protocol.transcript import stenogram_lines
@@ -136,6 +138,8 @@ def _item_blocks(item: Item, full: bool) -> list[Block]:
         out.append(_t("ВЫСТУПИЛИ:", bold=True))
         for s in item.speeches:
             out.extend(_speech_lines(s))
+    for work in item.groups:
+        out += [_t(text, bold=bold) for text, bold in group_lines(work)]
     if item.decisions:
         out.append(_t("ПОСТАНОВИЛИ:", bold=True))
         for d in item.decisions:
@@ -237,6 +241,12 @@ def protocol_blocks(p: Protocol) -> list[Block]:
 
     attachments: list[tuple[str, list[Block]]] = [("Список присутствующих", _attendance(p))]
     for doc in p.documents:
+        if doc.board is not None:  # a board («Доска»): its final pages as pictures
+            body = [Block("heading", f"ИТОГОВЫЕ СТРАНИЦЫ ДОСКИ {ru.quoted(doc.title)}", bold=True)]
+            for title, png in page_pictures(doc):
+                body += [_t(title, bold=True), Block("image", title, image=png, width_mm=170.0), GAP]
+            attachments.append((f"Итоговые страницы доски {ru.quoted(doc.title)}", body))
+            continue
         body = [Block("heading", f"ИТОГОВЫЙ ТЕКСТ СОВМЕСТНОГО ДОКУМЕНТА {ru.quoted(doc.title)}", bold=True)]
         body += [_t(line) for line in doc.text.splitlines() if line.strip()] or [_t("(документ пуст)")]
         attachments.append((f"Итоговый текст совместного документа {ru.quoted(doc.title)}", body))

@@ -44,6 +44,7 @@ from server.domain.protocol import (
     render_text,
 )
 from server.domain.protocol import russian as ru
+from server.domain.protocol.boards import with_board_pictures
 from server.domain.protocol.edit_form import EditFormView, edit_form_view
 from server.domain.protocol.model import Form
 from server.domain.protocol.workflow import (
@@ -121,13 +122,14 @@ async def _draft_model(
     if number is not None:
         info = dataclasses.replace(info, number=number)
     form: Form = "short" if row.form == "short" else "full"
-    return assemble_protocol(
+    protocol = assemble_protocol(
         info,
         await events_after(session, meeting.id),
         form=form,
         presence_share=row.presence_share,
         edits=await current_edits(session, row.id),
     )
+    return await with_board_pictures(session, protocol)
 
 
 async def _latest_version(session: AsyncSession, protocol_id: int) -> ProtocolVersion | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
+
+from server.domain.protocol.groups import GroupWork
 
 Form = Literal["full", "short"]
 QuorumRuleName = Literal["more_than_half", "two_thirds", "none"]
@@ -143,6 +145,7 @@ class Item:
     decisions: tuple[Decision, ...] = ()
     polls: tuple[PollReport, ...] = ()  # non-decision polls closed during the item
     considered: bool = True  # False: the log never shows the item being taken up
+    groups: tuple[GroupWork, ...] = ()  # rounds of breakout groups under the item
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,10 @@ class SharedDocument:
     doc_id: int
     title: str
     text: str
+    # A board («Доска»): its pages as described by its last snapshot, and its pictures (file id
+    # -> data URL, filled from the board's storage by server/domain/protocol/boards.py).
+    board: dict[str, Any] | None = None
+    files: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import (
@@ -50,6 +51,7 @@ from server.domain.protocol import (
     validate_edit,
 )
 from server.domain.protocol import russian as ru
+from server.domain.protocol.boards import with_board_pictures
 from server.domain.protocol.model import Form
 from server.domain.protocol.serialize import info_from_json, info_to_json
 from server.errors import Conflict, Forbidden, NotFound
@@ -169,6 +171,7 @@ async def _assemble(
     edits = await current_edits(session, row.id) if row.id is not None else {}
     form: Form = "short" if row.form == "short" else "full"
     protocol = assemble_protocol(info, events, form=form, presence_share=row.presence_share, edits=edits)
+    protocol = await with_board_pictures(session, protocol)
     row.text = render_text(protocol)
     row.last_seq = events[-1].seq if events else 0
     row.assembled_at = utcnow()
@@ -182,19 +185,34 @@ async def enqueue_assembly(session: AsyncSession, meeting_id: int) -> bool:
     return await enqueue(session, ASSEMBLE_JOB, f"{ASSEMBLE_JOB}:{meeting_id}", {"meeting_id": meeting_id})
 
 
+async def _draft_row(session: AsyncSession, meeting: Meeting) -> MeetingProtocol:
+    """The meeting's protocol row, created if missing. Two builders at once (the job and a
+    moderator's request, or two processes) both end up with the one row: the loser's insert
+    fails on the unique meeting key inside a savepoint and it reads the winner's row."""
+    query = select(MeetingProtocol).where(MeetingProtocol.meeting_id == meeting.id)
+    row = await session.scalar(query)
+    if row is not None:
+        return row
+    try:
+        async with session.begin_nested():
+            row = MeetingProtocol(
+                meeting_id=meeting.id, association_id=meeting.association_id, form="full", presence_share=0.5
+            )
+            session.add(row)
+    except IntegrityError:
+        row = await session.scalar(query.execution_options(populate_existing=True))
+        if row is None:
+            raise
+    return row
+
+
 async def assemble_draft(session: AsyncSession, meeting_id: int) -> MeetingProtocol | None:
     """Create (or refresh) the meeting's draft; an approved protocol is left as it is.
     Idempotent: running it again after a crash finds the same row (unique per meeting)."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         return None
-    row = await session.scalar(select(MeetingProtocol).where(MeetingProtocol.meeting_id == meeting_id))
-    if row is None:
-        row = MeetingProtocol(
-            meeting_id=meeting_id, association_id=meeting.association_id, form="full", presence_share=0.5
-        )
-        session.add(row)
-        await session.flush()
+    row = await _draft_row(session, meeting)
     if row.status == ProtocolStatus.approved:
         return row
     await _assemble(session, row, meeting)
@@ -366,13 +384,14 @@ async def version_model(session: AsyncSession, version: ProtocolVersion, meeting
     """The frozen version's model, assembled again from its stored inputs (for DOCX/PDF)."""
     events = [e for e in await events_after(session, meeting_id) if e.seq <= version.last_seq]
     form: Form = "short" if version.form == "short" else "full"
-    return assemble_protocol(
+    protocol = assemble_protocol(
         info_from_json(version.info),
         events,
         form=form,
         presence_share=version.presence_share,
         edits=version.edits,
     )
+    return await with_board_pictures(session, protocol)
 
 
 async def association_protocols(

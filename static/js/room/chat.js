@@ -157,9 +157,13 @@ export function createChatPanel(ctx, panel) {
     renderRecipients(state);
   }
 
+  // Breakout groups: each room (a group's or the main one) shows its own chat (docs/groups.md).
+  const room = () => (ctx.chatRoom ? ctx.chatRoom() : null);
+  const shown = (state) => state.chat.filter((m) => (m.group ?? null) === room());
+
   function render(state) {
-    log.replaceChildren(...state.chat.map((m) => message(state, m)));
-    if (state.chat.length === 0) log.appendChild(h("li", { class: "muted chat-empty" }, t("room.chat.empty")));
+    log.replaceChildren(...shown(state).map((m) => message(state, m)));
+    if (shown(state).length === 0) log.appendChild(h("li", { class: "muted chat-empty" }, t("room.chat.empty")));
     toBottom();
     pinned = true;
     renderForm(state);
@@ -171,8 +175,9 @@ export function createChatPanel(ctx, panel) {
       const empty = log.querySelector(".chat-empty");
       if (empty) empty.remove();
       const entry = state.chat.find((m) => m.seq === ev.seq);
+      if (entry && (entry.group ?? null) !== room()) return;
       if (entry) log.appendChild(message(state, entry));
-      while (log.children.length > state.chat.length) log.firstElementChild.remove();
+      while (log.children.length > shown(state).length) log.firstElementChild.remove();
       if (stick) {
         toBottom();
         pinned = true;

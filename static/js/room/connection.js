@@ -36,6 +36,8 @@ export class Connection {
     this.socket.on("connect", () => this.join());
     this.socket.on("event", (ev) => this.receive(ev));
     this.socket.on("admission", (msg) => this.admission(msg || {}));
+    // The person's sessions were ended (an administrator blocked the account): final.
+    this.socket.on("session.ended", () => this.close({ reason: "refused" }));
     this.socket.on("disconnect", (reason) => {
       this.generation += 1;
       this.joining = false;

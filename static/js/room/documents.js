@@ -10,6 +10,7 @@
 // request, isModerator, subscribe}).
 
 import { h } from "./dom.js";
+import { applySync, b64decode, b64encode, call as wireCall, sleep } from "./wire.js";
 import * as E from "/static/vendor/editor/editor.js";
 
 const REMOTE = "smo-remote";
@@ -27,32 +28,7 @@ function colorFor(key) {
   return COLORS[hash % COLORS.length];
 }
 
-function b64encode(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-function b64decode(text) {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function call(socket, name, payload) {
-  return new Promise((resolve) => {
-    if (!socket.connected) {
-      resolve({ ok: false, error: { code: "offline" } });
-      return;
-    }
-    socket.timeout(ACK_TIMEOUT_MS).emit(name, payload, (err, ack) => {
-      resolve(err ? { ok: false, error: { code: "timeout" } } : ack || { ok: false, error: { code: "bad_ack" } });
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const call = (socket, name, payload) => wireCall(socket, name, payload, ACK_TIMEOUT_MS);
 
 /** One open document: a Y.Doc, its awareness, the editor view and the update queue. */
 class DocSession {
@@ -158,23 +134,14 @@ class DocSession {
 
   receive(data) {
     if (this.closed) return;
-    const decoder = E.decoding.createDecoder(b64decode(data));
-    if (E.decoding.readVarUint(decoder) !== 0) return;
-    const reply = E.encoding.createEncoder();
-    E.encoding.writeVarUint(reply, 0);
-    E.syncProtocol.readSyncMessage(decoder, reply, this.ydoc, REMOTE);
-    if (E.encoding.length(reply) > 1 && this.canEdit) {
-      // Our step 2: whatever we have that the server lacks (edits made while offline).
-      const answer = E.decoding.createDecoder(E.encoding.toUint8Array(reply));
-      E.decoding.readVarUint(answer);
-      E.decoding.readVarUint(answer);
-      const update = E.decoding.readVarUint8Array(answer);
-      if (update.length > 2) {
-        this.pending.push(update);
-        this.flush();
-      }
+    // Our step 2, if any: whatever we have that the server lacks (edits made while offline).
+    const update = applySync(E, data, this.ydoc, REMOTE);
+    if (update && this.canEdit) {
+      this.pending.push(update);
+      this.flush();
     }
   }
+
 
   receiveAwareness(data) {
     if (this.closed) return;
@@ -370,7 +337,7 @@ class DocumentsPanel {
       this.showError(ack.error);
       return;
     }
-    this.documents = ack.documents;
+    this.documents = ack.documents.filter((d) => d.kind !== "board"); // the board has its own panel (board.js)
     this.renderList();
     if (openFirst && !this.session && this.documents.length) await this.open(this.documents[0]);
     else if (this.session) this.renderMeta();

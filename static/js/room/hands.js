@@ -6,9 +6,14 @@ import { clockTime, duration } from "./i18n.js";
 import { displayName } from "./state.js";
 import { icon } from "./icons.js";
 
+/** The raised hands in my room, in order: a breakout group has its own queue. */
+export function handsHere(ctx, state) {
+  return ctx.sameRoom ? state.hands.filter((key) => ctx.sameRoom(key)) : state.hands;
+}
+
 export function createHandsPanel(ctx, body, barSlot) {
   const { t } = ctx;
-  const types = ["hand.", "floor.", "participant.", "meeting."];
+  const types = ["hand.", "floor.", "participant.", "meeting.", "groups."];
 
   /** «Поднять руку» in the control bar (H). */
   function myButton(state) {
@@ -17,6 +22,7 @@ export function createHandsPanel(ctx, body, barSlot) {
     if (state.meeting.status !== "live" || !self || self.removed) return null;
     if (state.floor === me) return null;
     const raised = state.hands.includes(me);
+    const place = handsHere(ctx, state).indexOf(me) + 1;
     const label = raised ? t("room.hands.lower") : t("room.hands.raise");
     return h("button", {
       type: "button",
@@ -24,11 +30,11 @@ export function createHandsPanel(ctx, body, barSlot) {
       class: `cb-button hand-button${raised ? " raised" : ""}`,
       "data-fk": "hand",
       title: `${label} (H)`,
-      "aria-label": raised ? `${label}: ${t("room.hands.your_place", { n: state.hands.indexOf(me) + 1 })}` : label,
+      "aria-label": raised ? `${label}: ${t("room.hands.your_place", { n: place })}` : label,
       "aria-keyshortcuts": "H",
       onclick: () => ctx.request(raised ? "hand.lower" : "hand.raise"),
     }, icon("hand"), h("span", { class: "cb-label", "aria-hidden": "true" }, label),
-    raised ? h("span", { class: "cb-badge", "aria-hidden": "true" }, String(state.hands.indexOf(me) + 1)) : null);
+    raised ? h("span", { class: "cb-badge", "aria-hidden": "true" }, String(place)) : null);
   }
 
   document.addEventListener("keydown", (e) => {
@@ -60,7 +66,8 @@ export function createHandsPanel(ctx, body, barSlot) {
 
   function queue(state) {
     const mod = ctx.isModerator() && state.meeting.status === "live";
-    const items = state.hands.map((key, i) => h("li", { "data-participant": key },
+    const hands = handsHere(ctx, state);
+    const items = hands.map((key, i) => h("li", { "data-participant": key },
       h("span", { class: "pos" }, `${i + 1}.`),
       h("span", { class: "name" }, displayName(state, key)),
       state.participants[key] && state.participants[key].hand_raised_at
@@ -81,7 +88,7 @@ export function createHandsPanel(ctx, body, barSlot) {
     if (items.length === 0) return [h("p", { class: "muted queue-empty" }, t("room.hands.empty"))];
     return [
       h("div", { class: "queue-head" },
-        h("h3", {}, t("room.hands.queue", { count: state.hands.length })),
+        h("h3", {}, t("room.hands.queue", { count: hands.length })),
         mod
           ? h("button", { type: "button", class: "small", "data-fk": "give-next", onclick: () => ctx.request("floor.grant", {}) },
             t("room.floor.give_next"))

@@ -11,6 +11,7 @@
 import { icon } from "./icons.js";
 import { stopTracks, track as remember } from "./prejoin.js";
 import { layoutStage } from "./stage_layout.js";
+import { handsHere } from "./hands.js";
 
 const GATHER_TIMEOUT_MS = 3000;
 const SOURCES = ["mic", "camera", "screen"];
@@ -53,6 +54,9 @@ export async function mountMedia(slot, ctx) {
     muted: false, locked: false, busy: Promise.resolve(), pinned: null, view: "auto", released: false,
     quality: {}, // mid -> "good" | "fair" | "poor"
     mics: null, // who has a microphone on (from the server), null before the first answer
+    slotsSeen: false, // a media.slots arrived since the last offer was sent
+    rebuildPending: false,
+    retired: new Set(), // ICE username fragments of the connections we replaced
   };
   window.smoMedia = media; // for diagnostics and the browser tests (getStats)
 
@@ -118,7 +122,8 @@ export async function mountMedia(slot, ctx) {
     const state = ctx.state || { participants: {} };
     return Object.entries(state.participants)
       .filter(([, p]) => p.connected && !p.removed && !p.waiting && p.admitted !== false)
-      .map(([key]) => key);
+      .map(([key]) => key)
+      .filter((key) => !ctx.sameRoom || ctx.sameRoom(key)); // breakout groups: one's own room
   }
 
   function tileFor(key, kind) {
@@ -146,7 +151,7 @@ export async function mountMedia(slot, ctx) {
     const me = ctx.me;
     const moderator = typeof ctx.isModerator === "function" && Boolean(ctx.isModerator());
     const speaking = new Set(state.speaking || []);
-    const hands = state.hands || [];
+    const hands = handsHere(ctx, state); // my room's queue
     // mid -> who, for video slots that carry someone
     const cameraMid = {};
     const screens = [];
@@ -288,6 +293,7 @@ export async function mountMedia(slot, ctx) {
       const tx = media.tx[source];
       if (tx && tx.mid && media.tracks[source]) sources[tx.mid] = source;
     }
+    media.slotsSeen = false;
     const ack = await ctx.request("media.offer", { sdp: pc.localDescription.sdp, type: "offer", sources });
     if (!ack.ok) {
       await pc.setLocalDescription({ type: "rollback" }).catch(() => {});
@@ -296,8 +302,11 @@ export async function mountMedia(slot, ctx) {
     if (pc !== media.pc || pc.signalingState === "closed") return false;
     await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
     for (const tr of pc.getTransceivers()) if (tr.mid !== null) media.kinds[tr.mid] = tr.receiver.track.kind;
-    media.slots = ack.slots || {};
-    if (Array.isArray(ack.mics)) media.mics = ack.mics;
+    // A media.slots pushed while the offer was answered is newer than the answer's map.
+    if (!media.slotsSeen) {
+      media.slots = ack.slots || {};
+      if (Array.isArray(ack.mics)) media.mics = ack.mics;
+    }
     media.locked = Boolean(ack.locked);
     render();
     return true;
@@ -331,7 +340,7 @@ export async function mountMedia(slot, ctx) {
       else if (s === "disconnected") setStatus("media.status.poor");
       else if (s === "failed") {
         setStatus("media.status.poor");
-        setTimeout(() => queue(rebuild), 1000);
+        scheduleRebuild();
       }
     });
     for (let i = 0; i < cfg.audio_slots; i++) pc.addTransceiver("audio", { direction: "recvonly" });
@@ -339,10 +348,31 @@ export async function mountMedia(slot, ctx) {
     await negotiate();
   }
 
-  // ICE failed (network change): a new connection, the same devices.
+  // One rebuild for however many reasons arrive together (ICE failed here and the server
+  // dropped the connection), a second later.
+  function scheduleRebuild() {
+    if (media.rebuildPending || media.released) return;
+    media.rebuildPending = true;
+    setTimeout(() => queue(async () => {
+      media.rebuildPending = false;
+      if (!media.released && media.pc) await rebuild();
+    }), 1000);
+  }
+
+  /** The ICE username fragment of our connection: the server names it in media.closed. */
+  function ufragOf(pc) {
+    const m = pc && pc.localDescription && /a=ice-ufrag:(\S+)/.exec(pc.localDescription.sdp);
+    return m ? m[1] : null;
+  }
+
+  // ICE failed (network change) or the server dropped the connection: a new connection, the
+  // same devices.
   async function rebuild() {
     if (media.released) return;
     const tracks = { ...media.tracks };
+    // Its media.closed, when it comes, is not news: it may come while media.pc is still this
+    // closed connection (start() awaits the server before making the new one).
+    media.retired.add(ufragOf(media.pc));
     media.pc.close();
     audioBox.replaceChildren();
     Object.assign(media, { videos: {}, audios: {}, tx: {}, tracks: {}, slots: {}, kinds: {} });
@@ -471,6 +501,7 @@ export async function mountMedia(slot, ctx) {
   });
 
   ctx.socket.on("media.slots", (msg) => {
+    media.slotsSeen = true;
     media.slots = (msg && msg.slots) || {};
     if (msg && Array.isArray(msg.mics)) media.mics = msg.mics;
     render();
@@ -485,7 +516,17 @@ export async function mountMedia(slot, ctx) {
   });
   ctx.socket.on("media.unlocked", () => { media.locked = false; render(); ctx.toast(t("media.unlocked"), "info"); });
   ctx.socket.on("media.screen_stopped", () => queue(() => unpublish("screen")));
-  ctx.socket.on("media.closed", () => { if (!media.released) setStatus("media.status.poor"); });
+  // The server closed our connection. Left, removed, the end, another tab of ours, a flood:
+  // nothing to do. Otherwise (ICE never connected in time, DTLS failed, the meeting's media
+  // moved to another node...) a new connection now, instead of waiting for ICE to notice.
+  const FINAL = new Set(["left", "removed", "meeting_ended", "replaced", "flood"]);
+  ctx.socket.on("media.closed", (msg) => {
+    if (media.released) return;
+    const reason = msg && msg.reason;
+    if (msg && msg.ufrag && (media.retired.has(msg.ufrag) || msg.ufrag !== ufragOf(media.pc))) return; // an older connection
+    setStatus("media.status.poor");
+    if (!FINAL.has(reason) && media.pc) scheduleRebuild();
+  });
   // Back after a Socket.IO reconnect: if the server dropped our media meanwhile (we were away
   // longer than its presence checks), rebuild now instead of waiting for ICE to fail.
   ctx.socket.io.on("reconnect", () => {

@@ -4,6 +4,7 @@
 import { h, rerender } from "./dom.js";
 import { participantMenu, waitingRoom } from "./moderation.js";
 import { icon } from "./icons.js";
+import { handsHere } from "./hands.js";
 
 export function createParticipantsPanel(ctx, body) {
   const { t } = ctx;
@@ -12,7 +13,7 @@ export function createParticipantsPanel(ctx, body) {
   function row(state, key) {
     const p = state.participants[key];
     const me = ctx.me();
-    const handPos = state.hands.indexOf(key);
+    const handPos = handsHere(ctx, state).indexOf(key);
     const speaking = state.speaking.includes(key);
     const hasFloor = state.floor === key;
     const nameTitle = [p.name, p.organisation].filter(Boolean).join(", ");

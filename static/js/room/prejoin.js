@@ -59,8 +59,8 @@ export function runPrejoin(root, { t, title }) {
   const state = { camera: null, mic: null, audio: null, raf: 0, problems: {}, busy: new Set(), done: false, starting: false };
   // Opening a device takes a moment: entering waits for what is being opened, so the choice
   // made on screen is the one that enters, and nothing opened late is left on.
-  const pending = (fn) => () => {
-    const p = fn().finally(() => state.busy.delete(p));
+  const pending = (fn) => (...args) => {
+    const p = fn(...args).finally(() => state.busy.delete(p));
     state.busy.add(p);
     return p;
   };
@@ -129,7 +129,19 @@ export function runPrejoin(root, { t, title }) {
     return label.replace(/^(Default|По умолчанию|Communications)\s*-\s*/i, "").replace(/\s*\([0-9a-f]{4}:[0-9a-f]{4}\)$/i, "");
   }
 
-  const openCamera = pending(async () => {
+  // A camera can open and yet send no picture (a driver waking up, a device another program
+  // just let go of): after a few seconds without a frame it is opened once more, as a person
+  // would untick and tick it.
+  const NO_PICTURE_MS = 4000;
+  function watchPicture(opened, attempt) {
+    setTimeout(() => {
+      if (attempt > 0 || state.done || state.camera !== opened || video.videoWidth > 0) return;
+      console.warn("prejoin: the camera sent no picture, opening it again");
+      openCamera(attempt + 1);
+    }, NO_PICTURE_MS);
+  }
+
+  const openCamera = pending(async (attempt = 0) => {
     stopTracks([state.camera]);
     state.camera = null;
     video.srcObject = null;
@@ -141,6 +153,7 @@ export function runPrejoin(root, { t, title }) {
       state.camera = track(stream.getVideoTracks()[0]);
       video.srcObject = new MediaStream([state.camera]);
       video.play().catch(() => {});
+      watchPicture(state.camera, attempt);
       state.problems.camera = null;
     } catch (err) {
       state.problems.camera = problemText(t, "camera", err);

@@ -139,6 +139,8 @@ async function main() {
     },
     /** Camera and microphone off for good (leave, removal, the end): media.js replaces it. */
     releaseMedia: () => {},
+    /** The breakout group whose chat this page shows (groups.js replaces it; null: the main room). */
+    chatRoom: () => null,
   };
 
   // Side panels and their buttons: participants first (who is here, hands, the floor).
@@ -173,7 +175,9 @@ async function main() {
       else if (p.onEvent) p.onEvent(ev, state);
       else if (p.types.some((prefix) => ev.type.startsWith(prefix))) p.render(state);
     }
-    if (ev && ev.type === "chat.message" && ev.actor !== ctx.me() && side.current !== "chat") {
+    // Unread: messages of the chat one sees (a moderator also receives the groups' chats).
+    const here = (ctx.chatRoom ? ctx.chatRoom() : null) === (ev && ev.payload ? ev.payload.group ?? null : null);
+    if (ev && ev.type === "chat.message" && ev.actor !== ctx.me() && side.current !== "chat" && here) {
       unreadChat += 1;
       side.setBadge("chat", unreadChat);
     }
@@ -295,9 +299,33 @@ async function main() {
     mountOptional(docsSlot, "./documents.js", ["mountDocuments", "mount", "default"], optional).then((ok) => {
       root.dataset.documents = ok ? "mounted" : "absent";
     });
+    // The whiteboard (board.js): a «Доска» button in the bar opens it over the room.
+    const boardSlot = h("div", { id: "board-slot", class: "board-slot", hidden: true });
+    root.append(boardSlot);
+    mountOptional(boardSlot, "./board.js", ["mountBoard"], optional).then((ok) => {
+      root.dataset.board = ok ? "mounted" : "absent";
+    });
     // Transcription (transcript.js): captions over the stage, the searchable transcript and the
     // moderator's switches in a «Субтитры» panel of the bar; the recording/transcription banner.
     mountTranscriptPanel(optional);
+    mountGroupsPanel(optional);
+  }
+
+  // Breakout groups (groups.js): the «Работа в группах» panel, the group banner over the stage;
+  // the chat and the stage show one's own room.
+  async function mountGroupsPanel(optional) {
+    const body = side.registerPanel({ id: "groups", label: t("groups.panel"), short: t("groups.panel_short"), icon: "grid", key: "KeyR", keyName: "R" });
+    body.id = "groups-slot";
+    optional.onRoom = (fn) => {
+      ctx.chatRoom = fn;
+      // Raised hands are per room too: a group has its own queue (docs/groups.md).
+      ctx.sameRoom = (key) => !optional.sameRoom || optional.sameRoom(key);
+      renderAll();
+      // Moved into a group or back: whatever covers the room (the board) gives way to it.
+      document.dispatchEvent(new CustomEvent("smo:room-changed"));
+    };
+    const ok = await mountOptional(body, "./groups.js", ["mountGroups"], optional);
+    root.dataset.groups = ok ? "mounted" : "absent";
   }
 
   async function mountTranscriptPanel(optional) {

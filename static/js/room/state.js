@@ -57,7 +57,7 @@ export function fromSnapshot(meetingId, snap) {
 
 function chatEntry(ev) {
   const p = ev.payload || {};
-  return { seq: ev.seq, actor: ev.actor, at: ev.at, text: p.text, reply_to: p.reply_to ?? null, to: p.to ?? null };
+  return { seq: ev.seq, actor: ev.actor, at: ev.at, text: p.text, reply_to: p.reply_to ?? null, to: p.to ?? null, group: p.group ?? null };
 }
 
 function remove(list, key) {

@@ -272,6 +272,44 @@ async def logout(request: Request) -> Response:
     return redirect("/login")
 
 
+# ---------------------------------------------------------------- own password
+
+PASSWORD_CHANGES_PER_HOUR = 10  # wrong current passwords included: a borrowed session cannot guess
+
+
+class PasswordForm(Form):
+    current_password: Password = Field(min_length=1)
+    password: Password = Field(min_length=1)
+    password_confirm: Password = ""
+
+
+async def password_page(request: Request) -> Response:
+    if current_user(request) is None:
+        return redirect("/login?next=/account/password")
+    return render(request, "accounts/accounts/password.html", {"values": {}, "flash": take_flash(request)})
+
+
+async def password_submit(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    user = current_user(request)
+    values, _ = await read_form(request)
+    if user is None:
+        return redirect("/login?next=/account/password")
+    template = "accounts/accounts/password.html"
+    try:
+        await runtime.limiter.hit(f"password:user:{user.id}", PASSWORD_CHANGES_PER_HOUR, 3600)
+        form = validate(PasswordForm, values, password_problems(values))
+        async with runtime.db.transaction() as s:
+            changed = await accounts.change_password(s, user.id, form.current_password, form.password)
+    except RateLimited as exc:
+        return form_failure(request, template, {"values": {}}, exc, {"Retry-After": "3600"})
+    except ValidationFailed as exc:
+        return form_failure(request, template, {"values": {}}, exc)
+    login_session(request, changed)  # this browser stays in; every other session has ended
+    put_flash(request, "success", translate("accounts.password.changed", request_locale(request)))
+    return redirect("/account/password")
+
+
 # ---------------------------------------------------------------- register
 
 
@@ -355,6 +393,8 @@ routes: list[BaseRoute] = [
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login_submit, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
+    Route("/account/password", password_page, methods=["GET"]),
+    Route("/account/password", password_submit, methods=["POST"]),
     Route("/register", register_page, methods=["GET"]),
     Route("/register", register_submit, methods=["POST"]),
     Route("/invitations/{token}", invitation_page, methods=["GET"]),

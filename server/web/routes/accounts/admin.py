@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.db.models import QuorumRule, Role
-from server.domain.accounts import memberships
+from server.domain.accounts import accounts, memberships
 from server.domain.accounts.permissions import require_admin, require_methodist
 from server.errors import NotFound, ValidationFailed
 from server.i18n import translate
@@ -240,8 +240,31 @@ async def member_remove(request: Request) -> Response:
     return redirect(f"/associations/{association_id}#members")
 
 
+async def user_block(request: Request) -> Response:
+    return await _set_blocked(request, True)
+
+
+async def user_unblock(request: Request) -> Response:
+    return await _set_blocked(request, False)
+
+
+async def _set_blocked(request: Request, blocked: bool) -> Response:
+    user_id = _id(request)
+    await read_form(request)
+    runtime = request.app.state.runtime
+    async with runtime.db.transaction() as s:
+        person = await accounts.set_blocked(s, current_user(request), user_id, blocked)
+    if blocked and runtime.live is not None:
+        await runtime.live.end_connections(f"u:{person.id}")
+    key = "accounts.admin.blocked" if blocked else "accounts.admin.unblocked"
+    put_flash(request, "success", translate(key, request_locale(request), name=person.full_name))
+    return redirect("/admin#users")
+
+
 routes: list[BaseRoute] = [
     Route("/admin", admin_index, methods=["GET"]),
+    Route("/admin/users/{id:int}/block", user_block, methods=["POST"]),
+    Route("/admin/users/{id:int}/unblock", user_unblock, methods=["POST"]),
     Route("/admin/associations/new", association_new_page, methods=["GET"]),
     Route("/admin/associations/new", association_new_submit, methods=["POST"]),
     Route("/admin/associations/{id:int}/edit", association_edit_page, methods=["GET"]),

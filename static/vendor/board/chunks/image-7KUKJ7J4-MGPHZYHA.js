@@ -1,0 +1,1 @@
+import{rk as a,sk as t,tk as e}from"./chunk-ENAP2WE2.js";import"./chunk-7L5X2FQF.js";import"./chunk-7WNWATSX.js";import"./chunk-PHKIAKHS.js";export{e as decodePngMetadata,t as encodePngMetadata,a as getTEXtChunk};
