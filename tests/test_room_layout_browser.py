@@ -100,12 +100,47 @@ async def preview_and_level(page: Page, seen: dict[str, Any]) -> dict[str, Any] 
     return None
 
 
-async def wait_for_preview(page: Page, what: str) -> None:
+# Asked once when the preview does not play: does the camera's track itself give frames (read
+# from a clone), how the video element is laid out, and what the page warned about.
+PREVIEW_AUTOPSY = """async () => {
+  const v = document.getElementById('prejoin-video');
+  const out = {};
+  if (v) {
+    const r = v.getBoundingClientRect();
+    const css = getComputedStyle(v);
+    out.box = [r.width, r.height, css.display, css.visibility];
+    out.quality = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : null;
+    out.networkState = v.networkState;
+    out.error = v.error ? v.error.message || v.error.code : null;
+  }
+  const track = v && v.srcObject ? v.srcObject.getVideoTracks()[0] : null;
+  if (track) {
+    out.settings = track.getSettings();
+    const clone = track.clone();
+    try {
+      const reader = new MediaStreamTrackProcessor({track: clone}).readable.getReader();
+      const frame = await Promise.race([
+        reader.read().then((x) => x.value), new Promise((ok) => setTimeout(() => ok(null), 2000))]);
+      out.trackGivesFrames = Boolean(frame);
+      if (frame) { out.frameSize = [frame.displayWidth, frame.displayHeight]; frame.close(); }
+    } catch (err) { out.trackGivesFrames = String(err); }
+    clone.stop();
+  }
+  return out;
+}"""
+
+
+async def wait_for_preview(page: Page, what: str, tab: Tab | None = None) -> None:
     seen: dict[str, Any] = {}
     try:
-        await wait_for(lambda: preview_and_level(page, seen), 20, what=what)
+        # 30 s: the check itself opens a camera without a picture again after 4 and 8 s.
+        await wait_for(lambda: preview_and_level(page, seen), 30, what=what)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; the last look: {seen}") from None
+        autopsy = await page.evaluate(PREVIEW_AUTOPSY)
+        warnings = tab.console_warnings if tab else None
+        raise AssertionError(
+            f"{exc}; the last look: {seen}; then: {autopsy}; the page's warnings: {warnings}"
+        ) from None
 
 
 async def video_playing(page: Page, selector: str) -> dict[str, float] | None:
@@ -297,16 +332,19 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
             m, t = mt.page, tt.page
 
             # Before entering: the camera's picture and the microphone's level, devices by name.
+            # Each person looks at their own page (the window in front) while using it.
+            await m.bring_to_front()
             await open_prejoin(m, server, "layout-metodist@example.org", meeting_id)
-            await wait_for_preview(m, "preview video and a moving level")
+            await wait_for_preview(m, "preview video and a moving level", mt)
             await expect(m.locator("#prejoin-camera option").first).not_to_have_text("")
             await expect(m.locator("#prejoin-problem")).to_be_hidden()
             await screenshot(m, f"room-{size}-prejoin")
             await m.get_by_role("button", name="Войти в заседание").click()
             await expect(m.locator("#room")).to_have_attribute("data-connection", "online")
 
+            await t.bring_to_front()
             await open_prejoin(t, server, "layout-teacher@example.org", meeting_id)
-            await wait_for_preview(t, "the teacher's preview and level")
+            await wait_for_preview(t, "the teacher's preview and level", tt)
             await t.get_by_role("button", name="Войти в заседание").click()
             await expect(t.locator("#room")).to_have_attribute("data-connection", "online")
             # The choice is remembered for the next time.
@@ -555,4 +593,39 @@ async def test_a_camera_that_sends_no_picture_is_opened_again(server: LiveServer
             "window.smoTracks.filter((x) => x.kind === 'video').map((x) => x.readyState)"
         )
         assert states == ["ended", "live"], states
+        tab.assert_clean()
+
+
+@browser_test
+async def test_a_camera_that_never_sends_a_picture_is_named_and_entering_still_works(
+    server: LiveServer,
+) -> None:
+    """Every opening of the camera gives a live track without frames: the check tries three
+    times, each into a new picture element, then says so; entering works without the camera's
+    picture being in doubt for the person."""
+    meeting_id, _, _ = await seed(server)
+    async with one_tab() as tab:
+        page = tab.page
+        await page.add_init_script(
+            """(() => {
+              const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+              window.__cameraOpenings = 0;
+              navigator.mediaDevices.getUserMedia = async (c) => {
+                if (!c || !c.video) return real(c);
+                window.__cameraOpenings += 1;
+                return new MediaStream([new MediaStreamTrackGenerator({kind: 'video'})]);
+              };
+            })();"""
+        )
+        await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
+        problem = page.locator("#prejoin-problem")
+        await expect(problem).to_contain_text("не передаёт изображение", timeout=20_000)
+        assert await page.evaluate("window.__cameraOpenings") == 3
+        # Only the last opening is still on; the earlier ones were stopped.
+        states = await page.evaluate(
+            "window.smoTracks.filter((x) => x.kind === 'video').map((x) => x.readyState)"
+        )
+        assert states == ["ended", "ended", "live"], states
+        await page.get_by_role("button", name="Войти в заседание").click()
+        await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
         tab.assert_clean()

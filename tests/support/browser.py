@@ -80,6 +80,7 @@ class Tab:
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    console_warnings: list[str] = field(default_factory=list)
     accept_dialogs: int = 0  # the next N dialogs are accepted (still recorded); others dismissed
 
     def assert_clean(self) -> None:
@@ -107,6 +108,8 @@ async def open_tab(browser: Browser, locale: str = "ru-RU") -> Tab:
     def on_console(msg: ConsoleMessage) -> None:
         if msg.type == "error":
             tab.console_errors.append(msg.text)
+        elif msg.type == "warning":
+            tab.console_warnings.append(msg.text)
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda exc: tab.page_errors.append(str(exc)))

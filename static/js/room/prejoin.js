@@ -65,8 +65,12 @@ export function runPrejoin(root, { t, title }) {
     return p;
   };
 
-  const video = h("video", { class: "prejoin-video", id: "prejoin-video", muted: true, playsinline: true, autoplay: true, "aria-label": t("room.prejoin.preview") });
-  video.muted = true;
+  const newVideo = () => {
+    const el = h("video", { class: "prejoin-video", id: "prejoin-video", muted: true, playsinline: true, autoplay: true, "aria-label": t("room.prejoin.preview") });
+    el.muted = true;
+    return el;
+  };
+  let video = newVideo();
   const videoOff = h("p", { class: "prejoin-video-off" }, icon("video-off"), h("span", {}, t("room.prejoin.camera_off")));
   const camSelect = h("select", { id: "prejoin-camera" });
   const micSelect = h("select", { id: "prejoin-mic" });
@@ -100,8 +104,9 @@ export function runPrejoin(root, { t, title }) {
   function showProblems() {
     const lines = Object.values(state.problems).filter(Boolean);
     problem.hidden = lines.length === 0;
-    problem.replaceChildren(...lines.map((line) => h("p", {}, line)),
-      lines.length ? h("p", { class: "muted small-text" }, t("room.prejoin.problem.how")) : null);
+    // replaceChildren(null) would insert the text "null": the hint goes in only with a problem.
+    const how = lines.length ? [h("p", { class: "muted small-text" }, t("room.prejoin.problem.how"))] : [];
+    problem.replaceChildren(...lines.map((line) => h("p", {}, line)), ...how);
   }
 
   async function listDevices() {
@@ -129,14 +134,24 @@ export function runPrejoin(root, { t, title }) {
     return label.replace(/^(Default|По умолчанию|Communications)\s*-\s*/i, "").replace(/\s*\([0-9a-f]{4}:[0-9a-f]{4}\)$/i, "");
   }
 
-  // A camera can open and yet send no picture (a driver waking up, a device another program
-  // just let go of): after a few seconds without a frame it is opened once more, as a person
-  // would untick and tick it.
+  // A camera can open and yet show no picture (a driver waking up, a device another program
+  // just let go of, a picture element that never started): after a few seconds without a frame
+  // the camera is opened again into a new picture element, as a person would untick and tick
+  // it; after the last try the check says so, and entering still works.
   const NO_PICTURE_MS = 4000;
+  const CAMERA_TRIES = 3;
   function watchPicture(opened, attempt) {
     setTimeout(() => {
-      if (attempt > 0 || state.done || state.camera !== opened || video.videoWidth > 0) return;
-      console.warn("prejoin: the camera sent no picture, opening it again");
+      if (state.done || state.camera !== opened || video.videoWidth > 0) return;
+      if (attempt + 1 >= CAMERA_TRIES) {
+        state.problems.camera = t("room.prejoin.problem.no_picture");
+        showProblems();
+        return;
+      }
+      console.warn(`prejoin: the camera sent no picture, opening it again (try ${attempt + 2})`);
+      const fresh = newVideo();
+      video.replaceWith(fresh);
+      video = fresh;
       openCamera(attempt + 1);
     }, NO_PICTURE_MS);
   }
