@@ -562,6 +562,25 @@ async def test_the_check_says_what_the_browser_refused_and_how_to_allow_it(serve
         tab.assert_clean()
 
 
+async def silent_camera(page: Page, openings: int) -> None:
+    """The page's first ``openings`` camera openings give a live track that never sends a
+    frame (a ``MediaStreamTrackGenerator`` nobody writes to), as a camera whose driver is still
+    waking up; later openings are the real (fake) camera. ``window.__cameraOpenings`` counts."""
+    await page.add_init_script(
+        f"const silentOpenings = {int(openings)};"
+        """(() => {
+          const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+          window.__cameraOpenings = 0;
+          navigator.mediaDevices.getUserMedia = async (c) => {
+            if (!c || !c.video) return real(c);
+            window.__cameraOpenings += 1;
+            if (window.__cameraOpenings > silentOpenings) return real(c);
+            return new MediaStream([new MediaStreamTrackGenerator({kind: 'video'})]);
+          };
+        })();"""
+    )
+
+
 @browser_test
 async def test_a_camera_that_sends_no_picture_is_opened_again(server: LiveServer) -> None:
     """The first opening of the camera gives a live track that never sends a frame (as a camera
@@ -569,19 +588,7 @@ async def test_a_camera_that_sends_no_picture_is_opened_again(server: LiveServer
     meeting_id, _, _ = await seed(server)
     async with one_tab() as tab:
         page = tab.page
-        await page.add_init_script(
-            """(() => {
-              const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-              window.__cameraOpenings = 0;
-              navigator.mediaDevices.getUserMedia = async (c) => {
-                if (!c || !c.video) return real(c);
-                window.__cameraOpenings += 1;
-                if (window.__cameraOpenings > 1) return real(c);
-                const silent = new MediaStreamTrackGenerator({kind: 'video'});  // never written
-                return new MediaStream([silent]);
-              };
-            })();"""
-        )
+        await silent_camera(page, openings=1)
         await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
         await wait_for_preview(page, "the preview after the camera was opened again")
         assert await page.evaluate("window.__cameraOpenings") == 2
@@ -606,17 +613,7 @@ async def test_a_camera_that_never_sends_a_picture_is_named_and_entering_still_w
     meeting_id, _, _ = await seed(server)
     async with one_tab() as tab:
         page = tab.page
-        await page.add_init_script(
-            """(() => {
-              const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-              window.__cameraOpenings = 0;
-              navigator.mediaDevices.getUserMedia = async (c) => {
-                if (!c || !c.video) return real(c);
-                window.__cameraOpenings += 1;
-                return new MediaStream([new MediaStreamTrackGenerator({kind: 'video'})]);
-              };
-            })();"""
-        )
+        await silent_camera(page, openings=99)
         await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
         problem = page.locator("#prejoin-problem")
         await expect(problem).to_contain_text("не передаёт изображение", timeout=20_000)
