@@ -613,16 +613,24 @@ async def test_a_camera_that_never_sends_a_picture_is_named_and_entering_still_w
     meeting_id, _, _ = await seed(server)
     async with one_tab() as tab:
         page = tab.page
+        await page.set_viewport_size(PHONE)  # the message must not hide below the fold
         await silent_camera(page, openings=99)
         await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
         problem = page.locator("#prejoin-problem")
         await expect(problem).to_contain_text("не передаёт изображение", timeout=20_000)
+        await expect(problem).not_to_contain_text("Как разрешить")  # nothing was refused
+        await expect(problem).to_be_in_viewport(ratio=0.9)
         assert await page.evaluate("window.__cameraOpenings") == 3
         # Only the last opening is still on; the earlier ones were stopped.
         states = await page.evaluate(
             "window.smoTracks.filter((x) => x.kind === 'video').map((x) => x.readyState)"
         )
         assert states == ["ended", "ended", "live"], states
+        # Unticking the camera settles it: the message goes; ticking it again tries anew.
+        await page.locator("#prejoin-camera-on").uncheck()
+        await expect(problem).to_be_hidden()
+        await page.locator("#prejoin-camera-on").check()
+        await expect(problem).to_contain_text("не передаёт изображение", timeout=20_000)
         await page.get_by_role("button", name="Войти в заседание").click()
         await expect(page.locator("#room")).to_have_attribute("data-connection", "online")
         tab.assert_clean()

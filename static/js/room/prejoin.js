@@ -42,12 +42,15 @@ export function saveChoice(choice) {
   } catch { /* private mode: nothing remembered, nothing broken */ }
 }
 
+// The browser (or the person) refused access, as opposed to a missing or busy device.
+const refused = (err) => Boolean(err) && (err.name === "NotAllowedError" || err.name === "SecurityError");
+
 /** What went wrong, in words a teacher can act on. */
 export function problemText(t, kind, err) {
   const name = err && err.name;
   const what = t(`room.prejoin.device.${kind}`);
   if (!navigator.mediaDevices) return t("room.prejoin.problem.insecure");
-  if (name === "NotAllowedError" || name === "SecurityError") return t("room.prejoin.problem.denied", { what });
+  if (refused(err)) return t("room.prejoin.problem.denied", { what });
   if (name === "NotFoundError" || name === "OverconstrainedError") return t("room.prejoin.problem.missing", { what });
   if (name === "NotReadableError" || name === "AbortError") return t("room.prejoin.problem.busy", { what });
   return t("room.prejoin.problem.other", { what });
@@ -56,7 +59,7 @@ export function problemText(t, kind, err) {
 export function runPrejoin(root, { t, title }) {
   const box = root.querySelector("#prejoin");
   const choice = loadChoice();
-  const state = { camera: null, mic: null, audio: null, raf: 0, problems: {}, busy: new Set(), done: false, starting: false };
+  const state = { camera: null, mic: null, audio: null, raf: 0, problems: {}, refused: {}, busy: new Set(), done: false, starting: false };
   // Opening a device takes a moment: entering waits for what is being opened, so the choice
   // made on screen is the one that enters, and nothing opened late is left on.
   const pending = (fn) => (...args) => {
@@ -104,9 +107,12 @@ export function runPrejoin(root, { t, title }) {
   function showProblems() {
     const lines = Object.values(state.problems).filter(Boolean);
     problem.hidden = lines.length === 0;
-    // replaceChildren(null) would insert the text "null": the hint goes in only with a problem.
-    const how = lines.length ? [h("p", { class: "muted small-text" }, t("room.prejoin.problem.how"))] : [];
+    // How to allow access: only when the browser refused it (not for a camera without a picture).
+    const how = lines.length && Object.values(state.refused).some(Boolean)
+      ? [h("p", { class: "muted small-text" }, t("room.prejoin.problem.how"))] : [];
     problem.replaceChildren(...lines.map((line) => h("p", {}, line)), ...how);
+    // On a phone the box can be below the fold of the card: bring it into view.
+    if (lines.length && problem.scrollIntoView) problem.scrollIntoView({ block: "nearest" });
   }
 
   async function listDevices() {
@@ -161,6 +167,10 @@ export function runPrejoin(root, { t, title }) {
     state.camera = null;
     video.srcObject = null;
     preview.classList.toggle("off", !camOn.checked);
+    if (!camOn.checked && state.problems.camera && !state.refused.camera) {
+      state.problems.camera = null; // the person chose no camera: a device problem is moot
+      showProblems();
+    }
     if (!camOn.checked || (state.done && !state.starting)) return;
     try {
       const id = camSelect.value || choice.cameraId;
@@ -170,8 +180,10 @@ export function runPrejoin(root, { t, title }) {
       video.play().catch(() => {});
       watchPicture(state.camera, attempt);
       state.problems.camera = null;
+      state.refused.camera = false;
     } catch (err) {
       state.problems.camera = problemText(t, "camera", err);
+      state.refused.camera = refused(err);
       camOn.checked = false;
       preview.classList.add("off");
     }
@@ -191,9 +203,11 @@ export function runPrejoin(root, { t, title }) {
       const stream = await navigator.mediaDevices.getUserMedia({ audio: id ? { deviceId: { ideal: id } } : true });
       state.mic = track(stream.getAudioTracks()[0]);
       state.problems.mic = null;
+      state.refused.mic = false;
       meter(state.mic);
     } catch (err) {
       state.problems.mic = problemText(t, "mic", err);
+      state.refused.mic = refused(err);
       micOn.checked = false;
     }
     showProblems();
