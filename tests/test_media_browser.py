@@ -8,7 +8,7 @@ from playwright.async_api import Page, expect
 
 from realtime.media.service import media_service
 from server.db.models import Role
-from tests.support.browser import chromium, login, open_tab, screenshot
+from tests.support.browser import chromium, login, open_tab, people, screenshot
 from tests.support.factories import DEFAULT_PASSWORD, add_member, make_association, make_meeting, make_user
 from tests.support.live import LiveServer
 from tests.support.net import wait_for
@@ -51,43 +51,45 @@ STATS = """async () => {
 }"""
 
 
-async def received(page: Page) -> dict[str, float] | None:
+async def received(page: Page, seen: dict[str, object] | None = None) -> dict[str, float] | None:
     stats = await page.evaluate(STATS)
+    if seen is not None:
+        seen["stats"] = stats  # the last look, for a failure's message
     return stats if stats and stats["frames"] >= 10 and stats["energy"] > 1e-4 else None
+
+
+async def decoded(page: Page, what: str) -> dict[str, float]:
+    """Wait up to 60 s for the page to decode video frames and audio; a failure says which."""
+    seen: dict[str, object] = {}
+    try:
+        return await wait_for(lambda: received(page, seen), 60, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the last look: {seen.get('stats')}") from None
 
 
 @browser_test
 async def test_two_pages_see_and_hear_each_other(server: LiveServer) -> None:
     meeting_id, teacher_id = await seed(server)
     teacher = f"u:{teacher_id}"
-    async with chromium() as browser:
-        tabs = [await open_tab(browser), await open_tab(browser)]
-        try:
-            pages = []
-            for tab, email in zip(
-                tabs, ("media-metodist@example.org", "media-teacher@example.org"), strict=True
-            ):
-                await enter_room(tab.page, server, email, meeting_id)
-                pages.append(tab.page)
-            for page in pages:
-                stats = await wait_for(lambda p=page: received(p), 60, what="media decoded in the page")
-                print("page stats:", stats)
-            await screenshot(pages[0], "media-room")
-            # The methodist mutes the teacher from the teacher's tile; the teacher's page knows.
-            await pages[0].locator(".media-tile:not([hidden]) .media-tile-action").first.click()
-            await expect(pages[1].locator("#media-slot")).to_have_attribute("data-mic", "muted")
-            room = media_service(server.runtime).room(meeting_id)
-            assert all(p.muted for p in room.publications if p.participant == teacher and p.kind == "audio")
-            for tab in tabs:
-                tab.assert_clean()
-            for page in pages:  # leaving the page closes its connection (pagehide)
-                await page.goto("about:blank")
-            await wait_for(
-                lambda: media_service(server.runtime).sfu.peer_count() == 0, 20, what="peers released"
-            )
-        finally:
-            for tab in tabs:
-                await tab.close()
+    async with people(2) as tabs:
+        pages = []
+        for tab, email in zip(tabs, ("media-metodist@example.org", "media-teacher@example.org"), strict=True):
+            await enter_room(tab.page, server, email, meeting_id)
+            pages.append(tab.page)
+        for page in pages:
+            stats = await decoded(page, "media decoded in the page")
+            print("page stats:", stats)
+        await screenshot(pages[0], "media-room")
+        # The methodist mutes the teacher from the teacher's tile; the teacher's page knows.
+        await pages[0].locator(".media-tile:not([hidden]) .media-tile-action").first.click()
+        await expect(pages[1].locator("#media-slot")).to_have_attribute("data-mic", "muted")
+        room = media_service(server.runtime).room(meeting_id)
+        assert all(p.muted for p in room.publications if p.participant == teacher and p.kind == "audio")
+        for tab in tabs:
+            tab.assert_clean()
+        for page in pages:  # leaving the page closes its connection (pagehide)
+            await page.goto("about:blank")
+        await wait_for(lambda: media_service(server.runtime).sfu.peer_count() == 0, 20, what="peers released")
 
 
 SLOW_DEVICE_LIST = """() => {
@@ -130,46 +132,39 @@ async def test_a_connection_the_server_drops_is_made_again(server: LiveServer) -
     meeting_id, teacher_id = await seed(server)
     teacher = f"u:{teacher_id}"
     service = media_service(server.runtime)
-    async with chromium() as browser:
-        tabs = [await open_tab(browser), await open_tab(browser)]
-        try:
-            for tab, email in zip(
-                tabs, ("media-metodist@example.org", "media-teacher@example.org"), strict=True
-            ):
-                await enter_room(tab.page, server, email, meeting_id)
-            page = tabs[1].page
-            await wait_for(lambda: received(page), 60, what="media decoded in the teacher's page")
-            first = service.room(meeting_id).peers[teacher].remote_ufrag
+    async with people(2) as tabs:
+        for tab, email in zip(tabs, ("media-metodist@example.org", "media-teacher@example.org"), strict=True):
+            await enter_room(tab.page, server, email, meeting_id)
+        page = tabs[1].page
+        await decoded(page, "media decoded in the teacher's page")
+        first = service.room(meeting_id).peers[teacher].remote_ufrag
 
-            await service.room(meeting_id).remove_peer(teacher, reason="ice_timeout")
-            await wait_for(
-                lambda: (
-                    teacher in service.room(meeting_id).peers
-                    and service.room(meeting_id).peers[teacher].remote_ufrag != first
-                ),
-                # told by the server, not waiting until Chrome's own consent checks fail (about
-                # 20 s here: with the page ignoring media.closed this wait fails)
-                10,
-                what="the page's new connection",
-            )
-            second = service.room(meeting_id).peers[teacher].remote_ufrag
-            # A new connection decodes the other's media again, and publishes the teacher's.
-            await wait_for(lambda: received(page), 60, what="media decoded on the new connection")
-            await wait_for(
-                lambda: any(
-                    p.participant == teacher and p.kind == "video" and p.packets > 0
-                    for p in service.room(meeting_id).publications
-                ),
-                20,
-                what="the teacher's camera published again",
-            )
+        await service.room(meeting_id).remove_peer(teacher, reason="ice_timeout")
+        await wait_for(
+            lambda: (
+                teacher in service.room(meeting_id).peers
+                and service.room(meeting_id).peers[teacher].remote_ufrag != first
+            ),
+            # told by the server, not waiting until Chrome's own consent checks fail (about
+            # 20 s here: with the page ignoring media.closed this wait fails)
+            10,
+            what="the page's new connection",
+        )
+        second = service.room(meeting_id).peers[teacher].remote_ufrag
+        # A new connection decodes the other's media again, and publishes the teacher's.
+        await decoded(page, "media decoded on the new connection")
+        await wait_for(
+            lambda: any(
+                p.participant == teacher and p.kind == "video" and p.packets > 0
+                for p in service.room(meeting_id).publications
+            ),
+            20,
+            what="the teacher's camera published again",
+        )
 
-            # A final reason: the page stays as it is (no new connection of its own).
-            await service.room(meeting_id).remove_peer(teacher, reason="replaced")
-            await page.wait_for_timeout(2500)  # longer than the page's 1 s before a rebuild
-            assert teacher not in service.room(meeting_id).peers, second
-            for tab in tabs:
-                tab.assert_clean()
-        finally:
-            for tab in tabs:
-                await tab.close()
+        # A final reason: the page stays as it is (no new connection of its own).
+        await service.room(meeting_id).remove_peer(teacher, reason="replaced")
+        await page.wait_for_timeout(2500)  # longer than the page's 1 s before a rebuild
+        assert teacher not in service.room(meeting_id).peers, second
+        for tab in tabs:
+            tab.assert_clean()

@@ -21,7 +21,7 @@ from playwright.async_api import Page, ViewportSize, expect
 
 from realtime.media.service import media_service
 from server.db.models import Role
-from tests.support.browser import Tab, chromium, login, open_tab, screenshot
+from tests.support.browser import Tab, chromium, login, open_tab, people, screenshot
 from tests.support.factories import DEFAULT_PASSWORD, add_member, make_association, make_meeting, make_user
 from tests.support.live import LiveServer
 from tests.support.net import wait_for
@@ -322,185 +322,172 @@ async def check_controls(page: Page, label: str) -> None:
 async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: ViewportSize) -> None:
     meeting_id, methodist_id, teacher_id = await seed(server)
     size = f"{viewport['width']}x{viewport['height']}"
-    tabs: list[Tab] = []
-    async with chromium() as browser:
-        try:
-            mt, tt = await open_tab(browser), await open_tab(browser)
-            tabs = [mt, tt]
-            for tab in tabs:
-                await tab.page.set_viewport_size(viewport)
-            m, t = mt.page, tt.page
+    async with people(2) as tabs:
+        mt, tt = tabs
+        for tab in tabs:
+            await tab.page.set_viewport_size(viewport)
+        m, t = mt.page, tt.page
 
-            # Before entering: the camera's picture and the microphone's level, devices by name.
-            # Each person looks at their own page (the window in front) while using it.
-            await m.bring_to_front()
-            await open_prejoin(m, server, "layout-metodist@example.org", meeting_id)
-            await wait_for_preview(m, "preview video and a moving level", mt)
-            await expect(m.locator("#prejoin-camera option").first).not_to_have_text("")
-            await expect(m.locator("#prejoin-problem")).to_be_hidden()
-            await screenshot(m, f"room-{size}-prejoin")
-            await m.get_by_role("button", name="Войти в заседание").click()
-            await expect(m.locator("#room")).to_have_attribute("data-connection", "online")
+        # Before entering: the camera's picture and the microphone's level, devices by name.
+        await open_prejoin(m, server, "layout-metodist@example.org", meeting_id)
+        await wait_for_preview(m, "preview video and a moving level", mt)
+        await expect(m.locator("#prejoin-camera option").first).not_to_have_text("")
+        await expect(m.locator("#prejoin-problem")).to_be_hidden()
+        await screenshot(m, f"room-{size}-prejoin")
+        await m.get_by_role("button", name="Войти в заседание").click()
+        await expect(m.locator("#room")).to_have_attribute("data-connection", "online")
 
-            await t.bring_to_front()
-            await open_prejoin(t, server, "layout-teacher@example.org", meeting_id)
-            await wait_for_preview(t, "the teacher's preview and level", tt)
-            await t.get_by_role("button", name="Войти в заседание").click()
-            await expect(t.locator("#room")).to_have_attribute("data-connection", "online")
-            # The choice is remembered for the next time.
-            saved = await t.evaluate("JSON.parse(localStorage.getItem('smo.room.devices'))")
-            assert saved["camera"] is True and saved["mic"] is True and saved["cameraId"]
+        await open_prejoin(t, server, "layout-teacher@example.org", meeting_id)
+        await wait_for_preview(t, "the teacher's preview and level", tt)
+        await t.get_by_role("button", name="Войти в заседание").click()
+        await expect(t.locator("#room")).to_have_attribute("data-connection", "online")
+        # The choice is remembered for the next time.
+        saved = await t.evaluate("JSON.parse(localStorage.getItem('smo.room.devices'))")
+        assert saved["camera"] is True and saved["mic"] is True and saved["cameraId"]
 
-            await m.get_by_role("button", name="Начать заседание").click()
-            await expect(t.locator("#room-status")).to_have_text("Идёт")
+        await m.get_by_role("button", name="Начать заседание").click()
+        await expect(t.locator("#room-status")).to_have_text("Идёт")
 
-            # Each sees the other's camera playing on the stage, which is on screen, unscrolled.
-            for page, other, sender in ((m, teacher_id, t), (t, methodist_id, m)):
-                tile = f'#media-slot .media-tile[data-participant="u:{other}"] video'
-                try:
-                    await wait_for(lambda p=page, s=tile: video_playing(p, s), 40, what="the other's video")
-                except AssertionError as exc:  # say what each side had, for the next engineer
-                    raise AssertionError(
-                        f"{exc}; the page's media: {await page.evaluate(MEDIA_REPORT)};"
-                        f" the other page sends: {await sender.evaluate(SENDING_REPORT)};"
-                        f" the server: {sfu_report(server, meeting_id)}"
-                    ) from None
-                geometry = await page.evaluate(NO_SCROLL)
-                assert geometry["pageScroll"] <= 0 and geometry["pageScrollX"] <= 0, geometry
-                assert geometry["top"] >= 0 and geometry["bottom"] <= geometry["vh"], geometry
-                assert geometry["height"] >= 0.4 * geometry["vh"], geometry
+        # Each sees the other's camera playing on the stage, which is on screen, unscrolled.
+        for page, other, sender in ((m, teacher_id, t), (t, methodist_id, m)):
+            tile = f'#media-slot .media-tile[data-participant="u:{other}"] video'
+            try:
+                await wait_for(lambda p=page, s=tile: video_playing(p, s), 40, what="the other's video")
+            except AssertionError as exc:  # say what each side had, for the next engineer
+                raise AssertionError(
+                    f"{exc}; the page's media: {await page.evaluate(MEDIA_REPORT)};"
+                    f" the other page sends: {await sender.evaluate(SENDING_REPORT)};"
+                    f" the server: {sfu_report(server, meeting_id)}"
+                ) from None
+            geometry = await page.evaluate(NO_SCROLL)
+            assert geometry["pageScroll"] <= 0 and geometry["pageScrollX"] <= 0, geometry
+            assert geometry["top"] >= 0 and geometry["bottom"] <= geometry["vh"], geometry
+            assert geometry["height"] >= 0.4 * geometry["vh"], geometry
+        await expect(t.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-name')).to_have_text(
+            "А.С. Петрова (вы)"
+        )
+        await expect(t.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-name')).to_have_text(
+            "Е.В. Смирнова"
+        )
+        await screenshot(m, f"room-{size}-methodist")
+        await screenshot(t, f"room-{size}-teacher")
+
+        # Every control is reachable: the bar and each side panel.
+        await check_controls(t, f"room-{size}-teacher")
+
+        # The views: the speaker large (the other person), a pinned tile large, full screen
+        # for one tile and for the whole stage; each undone by the same control.
+        await check_views(m, teacher_id, methodist_id, size)
+
+        # The teacher raises a hand: a hand on her tile on the methodist's stage.
+        await t.locator("#hand-button").click()
+        await expect(t.locator("#hand-button")).to_contain_text("Опустить руку")
+        await expect(
+            m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.hand')
+        ).to_be_visible()
+
+        # A reaction from the menu in the bar: shown over her tile on the methodist's stage.
+        await t.get_by_role("button", name="Реакции").click()
+        assert await t.evaluate(UNREACHABLE, "#reactions-menu") == []
+        await screenshot(t, f"room-{size}-teacher-reactions")
+        await t.locator("#reactions-menu").get_by_role("button", name="Нравится").click()
+        await expect(
+            m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .reaction-bubble')
+        ).to_contain_text("Нравится")
+
+        # The teacher turns her microphone off: both stages show it on her tile.
+        await t.get_by_role("button", name="Выключить микрофон").click()
+        for page in (m, t):
             await expect(
-                t.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-name')
-            ).to_have_text("А.С. Петрова (вы)")
-            await expect(
-                t.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-name')
-            ).to_have_text("Е.В. Смирнова")
-            await screenshot(m, f"room-{size}-methodist")
-            await screenshot(t, f"room-{size}-teacher")
-
-            # Every control is reachable: the bar and each side panel.
-            await check_controls(t, f"room-{size}-teacher")
-
-            # The views: the speaker large (the other person), a pinned tile large, full screen
-            # for one tile and for the whole stage; each undone by the same control.
-            await check_views(m, teacher_id, methodist_id, size)
-
-            # The teacher raises a hand: a hand on her tile on the methodist's stage.
-            await t.locator("#hand-button").click()
-            await expect(t.locator("#hand-button")).to_contain_text("Опустить руку")
-            await expect(
-                m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.hand')
+                page.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.mic-off')
             ).to_be_visible()
+        await expect(
+            m.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-flag.mic-off')
+        ).to_have_count(0)
 
-            # A reaction from the menu in the bar: shown over her tile on the methodist's stage.
-            await t.get_by_role("button", name="Реакции").click()
-            assert await t.evaluate(UNREACHABLE, "#reactions-menu") == []
-            await screenshot(t, f"room-{size}-teacher-reactions")
-            await t.locator("#reactions-menu").get_by_role("button", name="Нравится").click()
-            await expect(
-                m.locator(f'.media-tile[data-participant="u:{teacher_id}"] .reaction-bubble')
-            ).to_contain_text("Нравится")
+        # The methodist shares the screen: large on the teacher's stage (>= 60 % of its width).
+        await m.locator("#media-screen").click()
+        screen_tile = t.locator(f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]')
+        await expect(screen_tile).to_have_class(re.compile(r"\bfocus\b"))
+        await wait_for(
+            lambda: video_playing(t, f'.media-tile.tile-screen[data-participant="u:{methodist_id}"] video'),
+            40,
+            what="the shared screen playing",
+        )
+        ratio = await t.evaluate(
+            """(sel) => document.querySelector(sel).getBoundingClientRect().width
+                      / document.getElementById('media-slot').getBoundingClientRect().width""",
+            f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]',
+        )
+        assert ratio >= 0.6, ratio
+        await screenshot(t, f"room-{size}-teacher-screen")
 
-            # The teacher turns her microphone off: both stages show it on her tile.
-            await t.get_by_role("button", name="Выключить микрофон").click()
-            for page in (m, t):
-                await expect(
-                    page.locator(f'.media-tile[data-participant="u:{teacher_id}"] .tile-flag.mic-off')
-                ).to_be_visible()
-            await expect(
-                m.locator(f'.media-tile[data-participant="u:{methodist_id}"] .tile-flag.mic-off')
-            ).to_have_count(0)
+        # A decision poll: a card over the stage, one click to the ballot.
+        await m.locator('[data-panel-button="polls"]').click()
+        await m.locator("#new-poll").click()
+        await m.locator("#poll-question").fill("Утвердить план работы СМО на 2026/27 учебный год")
+        await m.locator("#poll-decision").fill("Утвердить план работы СМО.")
+        await m.locator("#poll-create-open").click()
+        ballot = t.locator("#ballots .ballot")
+        await expect(ballot).to_be_visible()
+        await ballot.get_by_text("За", exact=True).click()
+        await ballot.get_by_role("button", name="Проголосовать").click()
+        await expect(ballot.locator(".voted")).to_contain_text("Ваш голос учтён")
+        await screenshot(t, f"room-{size}-teacher-voted")
 
-            # The methodist shares the screen: large on the teacher's stage (>= 60 % of its width).
-            await m.locator("#media-screen").click()
-            screen_tile = t.locator(f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]')
-            await expect(screen_tile).to_have_class(re.compile(r"\bfocus\b"))
+        if viewport is LAPTOP:
+            # A large screen: the same room, larger; the shared screen still dominates.
+            await t.set_viewport_size(WIDE)
             await wait_for(
-                lambda: video_playing(
-                    t, f'.media-tile.tile-screen[data-participant="u:{methodist_id}"] video'
+                lambda: t.evaluate(
+                    "document.getElementById('media-slot').getBoundingClientRect().width > 1500"
                 ),
-                40,
-                what="the shared screen playing",
+                10,
+                what="the stage grown",
             )
-            ratio = await t.evaluate(
-                """(sel) => document.querySelector(sel).getBoundingClientRect().width
-                          / document.getElementById('media-slot').getBoundingClientRect().width""",
-                f'.media-tile.tile-screen[data-participant="u:{methodist_id}"]',
+            geometry = await t.evaluate(NO_SCROLL)
+            assert geometry["pageScroll"] <= 0 and geometry["bottom"] <= geometry["vh"], geometry
+            assert await t.evaluate(UNREACHABLE, "#control-bar") == []
+            await screenshot(t, "room-1920x1080-teacher")
+        if viewport is PHONE:
+            # The phone turned: the stage and the controls still fit.
+            await t.set_viewport_size(PHONE_TURNED)
+            await wait_for(
+                lambda: t.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight"),
+                10,
+                what="no page scroll in landscape",
             )
-            assert ratio >= 0.6, ratio
-            await screenshot(t, f"room-{size}-teacher-screen")
+            assert await t.evaluate(UNREACHABLE, "#control-bar") == []
+            await screenshot(t, "room-740x360-teacher")
 
-            # A decision poll: a card over the stage, one click to the ballot.
-            await m.locator('[data-panel-button="polls"]').click()
-            await m.locator("#new-poll").click()
-            await m.locator("#poll-question").fill("Утвердить план работы СМО на 2026/27 учебный год")
-            await m.locator("#poll-decision").fill("Утвердить план работы СМО.")
-            await m.locator("#poll-create-open").click()
-            ballot = t.locator("#ballots .ballot")
-            await expect(ballot).to_be_visible()
-            await ballot.get_by_text("За", exact=True).click()
-            await ballot.get_by_role("button", name="Проголосовать").click()
-            await expect(ballot.locator(".voted")).to_contain_text("Ваш голос учтён")
-            await screenshot(t, f"room-{size}-teacher-voted")
-
-            if viewport is LAPTOP:
-                # A large screen: the same room, larger; the shared screen still dominates.
-                await t.set_viewport_size(WIDE)
-                await wait_for(
-                    lambda: t.evaluate(
-                        "document.getElementById('media-slot').getBoundingClientRect().width > 1500"
-                    ),
-                    10,
-                    what="the stage grown",
-                )
-                geometry = await t.evaluate(NO_SCROLL)
-                assert geometry["pageScroll"] <= 0 and geometry["bottom"] <= geometry["vh"], geometry
-                assert await t.evaluate(UNREACHABLE, "#control-bar") == []
-                await screenshot(t, "room-1920x1080-teacher")
-            if viewport is PHONE:
-                # The phone turned: the stage and the controls still fit.
-                await t.set_viewport_size(PHONE_TURNED)
-                await wait_for(
-                    lambda: t.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight"),
-                    10,
-                    what="no page scroll in landscape",
-                )
-                assert await t.evaluate(UNREACHABLE, "#control-bar") == []
-                await screenshot(t, "room-740x360-teacher")
-
-            # «Завершить заседание» with a vote still open asks first, then ends.
-            await m.locator('[data-panel-button="polls"]').click()  # close the panel
-            await m.get_by_role("button", name="Управление заседанием").click()
-            await m.get_by_role("button", name="Завершить заседание").click()
-            dialog = m.locator("#end-dialog")
-            await expect(dialog).to_contain_text("Голосование ещё идёт: завершить его и заседание?")
-            await screenshot(m, f"room-{size}-end-confirm")
-            await dialog.get_by_role("button", name="Да, завершить").click()
-            for page in (m, t):
-                await expect(page.locator("#room-status")).to_have_text("Завершено")
-                card = page.locator(".ended-card")
-                await expect(card).to_be_visible()
-                await expect(card.get_by_role("link", name="Страница заседания")).to_have_attribute(
-                    "href", f"/meetings/{meeting_id}"
-                )
-                # Camera, microphone and screen: every track the page opened is ended.
-                tracks = await page.evaluate("window.smoTracks.map((x) => [x.kind, x.readyState])")
-                assert tracks and all(state == "ended" for _, state in tracks), tracks
-                assert await page.evaluate("window.smoMedia.pc.connectionState") == "closed"
-            await screenshot(m, f"room-{size}-ended")
-            # Opened again after the end: no device check, the same ended card and its links.
-            await t.goto(f"{server.url}/meetings/{meeting_id}/room")
-            await expect(t.locator(".ended-card")).to_be_visible()
-            await expect(
-                t.locator(".ended-card").get_by_role("link", name="Документы заседания")
-            ).to_be_visible()
-            await expect(t.locator("#prejoin")).to_be_hidden()
-            assert await t.evaluate("window.smoTracks.length") == 0
-            for tab in tabs:
-                tab.assert_clean()
-        finally:
-            for tab in tabs:
-                await tab.close()
+        # «Завершить заседание» with a vote still open asks first, then ends.
+        await m.locator('[data-panel-button="polls"]').click()  # close the panel
+        await m.get_by_role("button", name="Управление заседанием").click()
+        await m.get_by_role("button", name="Завершить заседание").click()
+        dialog = m.locator("#end-dialog")
+        await expect(dialog).to_contain_text("Голосование ещё идёт: завершить его и заседание?")
+        await screenshot(m, f"room-{size}-end-confirm")
+        await dialog.get_by_role("button", name="Да, завершить").click()
+        for page in (m, t):
+            await expect(page.locator("#room-status")).to_have_text("Завершено")
+            card = page.locator(".ended-card")
+            await expect(card).to_be_visible()
+            await expect(card.get_by_role("link", name="Страница заседания")).to_have_attribute(
+                "href", f"/meetings/{meeting_id}"
+            )
+            # Camera, microphone and screen: every track the page opened is ended.
+            tracks = await page.evaluate("window.smoTracks.map((x) => [x.kind, x.readyState])")
+            assert tracks and all(state == "ended" for _, state in tracks), tracks
+            assert await page.evaluate("window.smoMedia.pc.connectionState") == "closed"
+        await screenshot(m, f"room-{size}-ended")
+        # Opened again after the end: no device check, the same ended card and its links.
+        await t.goto(f"{server.url}/meetings/{meeting_id}/room")
+        await expect(t.locator(".ended-card")).to_be_visible()
+        await expect(t.locator(".ended-card").get_by_role("link", name="Документы заседания")).to_be_visible()
+        await expect(t.locator("#prejoin")).to_be_hidden()
+        assert await t.evaluate("window.smoTracks.length") == 0
+        for tab in tabs:
+            tab.assert_clean()
 
 
 @browser_test

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from playwright.async_api import (
     ConsoleMessage,
     Dialog,
     Page,
+    Playwright,
     ViewportSize,
     async_playwright,
     expect,
@@ -55,20 +56,41 @@ def chromium_path() -> Path | None:
     return Path(found) if found else None
 
 
-@asynccontextmanager
-async def chromium(extra_args: tuple[str, ...] = ()) -> AsyncIterator[Browser]:
-    """``extra_args``: e.g. ``--use-file-for-fake-audio-capture=speech.wav`` (the fake mic)."""
+async def _launch(pw: Playwright, extra_args: tuple[str, ...]) -> Browser:
     path = chromium_path()
     if path is None:
         pytest.skip("Chromium is not installed: apt-get install chromium (scripts/system-deps.sh)")
+    return await pw.chromium.launch(executable_path=str(path), headless=True, args=[*FLAGS, *extra_args])
+
+
+@asynccontextmanager
+async def chromium(extra_args: tuple[str, ...] = ()) -> AsyncIterator[Browser]:
+    """``extra_args``: e.g. ``--use-file-for-fake-audio-capture=speech.wav`` (the fake mic)."""
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(path), headless=True, args=[*FLAGS, *extra_args]
-        )
+        browser = await _launch(pw, extra_args)
         try:
             yield browser
         finally:
             await browser.close()
+
+
+@asynccontextmanager
+async def people(count: int, extra_args: tuple[str, ...] = ()) -> AsyncIterator[list[Tab]]:
+    """``count`` people, each with a tab in a browser of their own, as on their own computers.
+
+    Tabs of one browser share its one fake camera. A second page that opened it while the first
+    was sending sometimes got a live track whose frames never reached its ``<video>``, in about
+    one full run in three, never alone. Tests that look at people's pictures give each person a
+    browser of their own."""
+    async with async_playwright() as pw, AsyncExitStack() as stack:
+        tabs: list[Tab] = []
+        for _ in range(count):
+            browser = await _launch(pw, extra_args)
+            stack.push_async_callback(browser.close)
+            tab = await open_tab(browser)
+            stack.push_async_callback(tab.close)
+            tabs.append(tab)
+        yield tabs
 
 
 @dataclass
