@@ -13,7 +13,7 @@
 // Mounted by room.js: mountBoard(slot, {socket, t, request, isModerator, participants, toast, ...}).
 
 import { h } from "./dom.js";
-import { applySync, b64encode, call as wireCall, sleep } from "./wire.js";
+import { applySync, b64encode, call as wireCall, sleep, syncMessage } from "./wire.js";
 
 const VENDOR = "/static/vendor/board/";
 const REMOTE = "smo-remote";
@@ -261,15 +261,10 @@ class BoardPanel {
 
   async flush() {
     if (this.inflight || this.pending.length === 0 || !this.socket.connected) return;
-    const B = this.B;
     this.inflight = true;
-    const updates = this.pending;
+    const { update, data } = syncMessage(this.B, this.pending);
     this.pending = [];
-    const update = updates.length === 1 ? updates[0] : B.Y.mergeUpdates(updates);
-    const enc = B.encoding.createEncoder();
-    B.encoding.writeVarUint(enc, 0);
-    B.syncProtocol.writeUpdate(enc, update);
-    const ack = await call(this.socket, "doc.sync", { doc_id: this.info.id, data: b64encode(B.encoding.toUint8Array(enc)) });
+    const ack = await call(this.socket, "doc.sync", { doc_id: this.info.id, data });
     if (ack.ok) {
       this.inflight = false;
       this.flush();

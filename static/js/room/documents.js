@@ -10,7 +10,7 @@
 // request, isModerator, subscribe}).
 
 import { h } from "./dom.js";
-import { applySync, b64decode, b64encode, call as wireCall, sleep } from "./wire.js";
+import { applySync, b64decode, b64encode, call as wireCall, sleep, syncMessage } from "./wire.js";
 import * as E from "/static/vendor/editor/editor.js";
 
 const REMOTE = "smo-remote";
@@ -153,13 +153,9 @@ class DocSession {
   async flush() {
     if (this.inflight || this.closed || this.pending.length === 0 || !this.socket.connected) return;
     this.inflight = true;
-    const updates = this.pending;
+    const { update, data } = syncMessage(E, this.pending);
     this.pending = [];
-    const update = updates.length === 1 ? updates[0] : E.Y.mergeUpdates(updates);
-    const enc = E.encoding.createEncoder();
-    E.encoding.writeVarUint(enc, 0);
-    E.syncProtocol.writeUpdate(enc, update);
-    const ack = await call(this.socket, "doc.sync", { doc_id: this.info.id, data: b64encode(E.encoding.toUint8Array(enc)) });
+    const ack = await call(this.socket, "doc.sync", { doc_id: this.info.id, data });
     if (this.closed) return;
     if (ack.ok) {
       this.inflight = false;

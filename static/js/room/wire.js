@@ -35,6 +35,16 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * returned for the caller to send, else null. `Y` gives lib0's encoding/decoding and
  * y-protocols' syncProtocol (the editor bundle).
  */
+/** The pending local updates as one sync message (type 0, an update), base64 for doc.sync;
+ *  ``update`` is the merged update, kept by the caller to send again after a reconnect. */
+export function syncMessage(Y, updates) {
+  const update = updates.length === 1 ? updates[0] : Y.Y.mergeUpdates(updates);
+  const enc = Y.encoding.createEncoder();
+  Y.encoding.writeVarUint(enc, 0);
+  Y.syncProtocol.writeUpdate(enc, update);
+  return { update, data: b64encode(Y.encoding.toUint8Array(enc)) };
+}
+
 export function applySync(Y, data, ydoc, origin) {
   const decoder = Y.decoding.createDecoder(b64decode(data));
   if (Y.decoding.readVarUint(decoder) !== 0) return null;
