@@ -12,8 +12,6 @@ a link to the meeting's page. Screenshots of each state go to test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -21,7 +19,7 @@ from playwright.async_api import Page, ViewportSize, expect
 
 from realtime.media.service import media_service
 from server.db.models import Role
-from tests.support.browser import Tab, chromium, login, open_tab, people, screenshot
+from tests.support.browser import Tab, login, people, screenshot
 from tests.support.factories import DEFAULT_PASSWORD, add_member, make_association, make_meeting, make_user
 from tests.support.live import LiveServer
 from tests.support.net import wait_for
@@ -76,17 +74,6 @@ PREVIEW_PROBE = """() => {
           visibility: document.visibilityState, levels: window.__levels.slice(-40),
           problem: (document.getElementById('prejoin-problem') || {}).textContent || ''};
 }"""
-
-
-@asynccontextmanager
-async def one_tab() -> AsyncIterator[Tab]:
-    """A browser with one tab, closed afterwards."""
-    async with chromium() as browser:
-        tab = await open_tab(browser)
-        try:
-            yield tab
-        finally:
-            await tab.close()
 
 
 async def preview_and_level(page: Page, seen: dict[str, Any]) -> dict[str, Any] | None:
@@ -493,7 +480,7 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
 @browser_test
 async def test_entering_without_devices_and_leaving_release_everything(server: LiveServer) -> None:
     meeting_id, _, _ = await seed(server)
-    async with one_tab() as tab:
+    async with people(1) as [tab]:
         page = tab.page
         await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
         await wait_for_preview(page, "preview video and a moving level")
@@ -529,7 +516,7 @@ async def test_entering_without_devices_and_leaving_release_everything(server: L
 @browser_test
 async def test_the_check_says_what_the_browser_refused_and_how_to_allow_it(server: LiveServer) -> None:
     meeting_id, _, _ = await seed(server)
-    async with one_tab() as tab:
+    async with people(1) as [tab]:
         page = tab.page
         # The browser refuses both devices (as when the person clicked «Блокировать»).
         await page.add_init_script(
@@ -573,7 +560,7 @@ async def test_a_camera_that_sends_no_picture_is_opened_again(server: LiveServer
     """The first opening of the camera gives a live track that never sends a frame (as a camera
     whose driver is still waking up): the check opens it once more and the preview plays."""
     meeting_id, _, _ = await seed(server)
-    async with one_tab() as tab:
+    async with people(1) as [tab]:
         page = tab.page
         await silent_camera(page, openings=1)
         await open_prejoin(page, server, "layout-teacher@example.org", meeting_id)
@@ -598,7 +585,7 @@ async def test_a_camera_that_never_sends_a_picture_is_named_and_entering_still_w
     times, each into a new picture element, then says so; entering works without the camera's
     picture being in doubt for the person."""
     meeting_id, _, _ = await seed(server)
-    async with one_tab() as tab:
+    async with people(1) as [tab]:
         page = tab.page
         await page.set_viewport_size(PHONE)  # the message must not hide below the fold
         await silent_camera(page, openings=99)
