@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.support.browser import Tab, chromium, open_tab
+from tests.support.browser import chromium, open_tab, people
 from tests.support.live import LiveServer
 from tests.support.net import wait_for
 from tests.support.room_seed import seed_cast
@@ -35,47 +35,38 @@ async def visible_tiles(page: Page) -> int:
 @browser_test
 async def test_media_moderator_controls_only_for_moderators(server: LiveServer) -> None:
     meeting_id, teacher_id = await seed_media(server)
-    async with chromium() as browser:
-        tabs: list[Tab] = [await open_tab(browser), await open_tab(browser)]
-        try:
-            methodist, teacher = tabs[0].page, tabs[1].page
-            await enter_room(methodist, server, "media-metodist@example.org", meeting_id)
-            await enter_room(teacher, server, "media-teacher@example.org", meeting_id)
-            for page in (methodist, teacher):
-                await expect(page.locator("#room")).to_have_attribute("data-media", "mounted")
-                await wait_for(lambda p=page: visible_tiles(p), 30, what="the other's video tile")
-            # The methodist moderates: the moderator's menu and a tile action are there.
-            await methodist.locator("#mod-menu-button").click()
-            await expect(methodist.locator(".media-mute-all")).to_be_visible()
-            await expect(methodist.locator(".media-mute-all")).to_have_text("Выключить микрофоны всем")
-            await expect(methodist.locator(".media-lock")).to_be_visible()
-            await expect(
-                methodist.locator(".media-tile:not([hidden]) .media-tile-action").first
-            ).to_be_visible()
-            # The teacher sees none of them (not in the page at all).
-            await expect(teacher.locator(MOD_BUTTONS)).to_have_count(0)
-            await expect(teacher.locator("#media-slot")).to_have_attribute("data-moderator", "false")
-            await expect(teacher.get_by_text("Выключить микрофоны всем")).to_have_count(0)
-            await expect(teacher.get_by_text("Заблокировать микрофоны")).to_have_count(0)
-            # Promoted to moderator: the teacher's page shows the controls without a reload.
-            ack = await methodist.evaluate(
-                "(who) => window.smoRoom.request('participant.promote', {participant: who})",
-                f"u:{teacher_id}",
-            )
-            assert ack["ok"] is True, ack
-            await teacher.locator("#mod-menu-button").click()
-            await expect(teacher.locator(".media-mute-all")).to_be_visible()
-            await expect(teacher.locator(".media-lock")).to_be_visible()
-            await expect(
-                teacher.locator(".media-tile:not([hidden]) .media-tile-action").first
-            ).to_be_visible()
-            for tab in tabs:
-                tab.assert_clean()
-            for page in (methodist, teacher):
-                await page.goto("about:blank")
-        finally:
-            for tab in tabs:
-                await tab.close()
+    async with people(2) as tabs:  # each with a camera of their own
+        methodist, teacher = tabs[0].page, tabs[1].page
+        await enter_room(methodist, server, "media-metodist@example.org", meeting_id)
+        await enter_room(teacher, server, "media-teacher@example.org", meeting_id)
+        for page in (methodist, teacher):
+            await expect(page.locator("#room")).to_have_attribute("data-media", "mounted")
+            await wait_for(lambda p=page: visible_tiles(p), 30, what="the other's video tile")
+        # The methodist moderates: the moderator's menu and a tile action are there.
+        await methodist.locator("#mod-menu-button").click()
+        await expect(methodist.locator(".media-mute-all")).to_be_visible()
+        await expect(methodist.locator(".media-mute-all")).to_have_text("Выключить микрофоны всем")
+        await expect(methodist.locator(".media-lock")).to_be_visible()
+        await expect(methodist.locator(".media-tile:not([hidden]) .media-tile-action").first).to_be_visible()
+        # The teacher sees none of them (not in the page at all).
+        await expect(teacher.locator(MOD_BUTTONS)).to_have_count(0)
+        await expect(teacher.locator("#media-slot")).to_have_attribute("data-moderator", "false")
+        await expect(teacher.get_by_text("Выключить микрофоны всем")).to_have_count(0)
+        await expect(teacher.get_by_text("Заблокировать микрофоны")).to_have_count(0)
+        # Promoted to moderator: the teacher's page shows the controls without a reload.
+        ack = await methodist.evaluate(
+            "(who) => window.smoRoom.request('participant.promote', {participant: who})",
+            f"u:{teacher_id}",
+        )
+        assert ack["ok"] is True, ack
+        await teacher.locator("#mod-menu-button").click()
+        await expect(teacher.locator(".media-mute-all")).to_be_visible()
+        await expect(teacher.locator(".media-lock")).to_be_visible()
+        await expect(teacher.locator(".media-tile:not([hidden]) .media-tile-action").first).to_be_visible()
+        for tab in tabs:
+            tab.assert_clean()
+        for page in (methodist, teacher):
+            await page.goto("about:blank")
 
 
 async def next_tick(page: Page) -> None:
