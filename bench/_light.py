@@ -260,6 +260,7 @@ class Spec:
     witness: bool = False  # a full aiortc peer that decodes
     join_at: float = 0.0  # seconds after the worker's "go" (join storm)
     chat: bool = False  # sends the meeting's chat messages
+    media: bool = True  # False: a chat observer (Socket.IO only, in a process of its own)
     moderator: bool = False  # opens the polls
 
 
@@ -600,6 +601,9 @@ class Worker:
             phase("join", []).append(time.monotonic() - t0)
             if not ack.get("ok") or ack.get("status") != "in":
                 raise RuntimeError(f"join: {ack}")
+            if not spec.media:  # a chat observer: the room's events only
+                p.joined = True
+                return
             config = await p.client.call("media.config", {}, timeout=120)
             pc = p.pc = RTCPeerConnection(
                 RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -764,7 +768,8 @@ class Worker:
             "events_out_of_order": unordered,
             "events_seen": sum(len(p.seqs) for p in self.people),
             "chat": by_meeting,
-            "chat_latencies": [x for p in self.people for x in p.chat_latency],
+            "chat_latencies": [x for p in self.people if p.spec.media for x in p.chat_latency],
+            "observer_chat_latencies": [x for p in self.people if not p.spec.media for x in p.chat_latency],
             "polls_seen": sum(len(p.poll_open) for p in self.people),
             "chat_sent": self.chat_sent,
         }
@@ -931,6 +936,7 @@ def chat_check(orders: list[dict[str, Any]]) -> dict[str, Any]:
                 mismatch += 1
             missing += len(reference) - len(set(got))
     latencies = [x for o in orders for x in o["chat_latencies"]]
+    observed = [x for o in orders for x in o.get("observer_chat_latencies", [])]
     return {
         "chat_people": people,
         "chat_messages_per_meeting": [max((len(x) for x in lists), default=0) for lists in meetings.values()],
@@ -939,6 +945,10 @@ def chat_check(orders: list[dict[str, Any]]) -> dict[str, Any]:
         "chat_missing": missing,
         "chat_latency_ms_p50": ms(pct(latencies, 0.5)),
         "chat_latency_ms_p99": ms(pct(latencies, 0.99)),
+        # the same messages at observers with no media, in a process of their own: the server's
+        # latency without the media receivers' busy event loops
+        "chat_observer_latency_ms_p50": ms(pct(observed, 0.5)),
+        "chat_observer_latency_ms_p99": ms(pct(observed, 0.99)),
         "events_out_of_order": sum(o["events_out_of_order"] for o in orders),
         "polls_seen": sum(o["polls_seen"] for o in orders),
     }

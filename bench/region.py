@@ -6,6 +6,9 @@ second per meeting (to everyone in the meeting) and a poll every 5 minutes (``--
 the first opens with the window; everyone but the moderator votes). The app runs as its own
 uvicorn process(es); the participants are bench/_light.py's light participants in worker
 processes, plus a decoding witness in the first meeting(s) (``--witnesses``, default 1: it decodes 6 cameras).
+Each meeting also has two chat observers without media in a process of their own: one sends
+the chat, both time it (``chat_observer_latency``, the server's latency; ``chat_latency`` is
+as the media receivers saw it, their own busy event loops included).
 
 Several K in one command (``--meetings 4 6 8``) give the largest K within the goals of
 issue #18 (loss < 1 %, added latency p99 < 150 ms, witnesses at 30 fps on every camera
@@ -57,6 +60,7 @@ from tests.support.sio import user_cookie
 
 PEOPLE = 15
 CAMERAS = 6
+OBSERVERS = 2  # per meeting, besides its 15: chat only, no media (one sends the chat)
 
 
 def plan(
@@ -65,8 +69,15 @@ def plan(
     publishers: list[Spec] = []
     witnesses: list[Spec] = []
     light: list[Spec] = []
+    observers: list[Spec] = []
     for m, (meeting_id, ids) in enumerate(meetings):
-        for i, uid in enumerate(ids):
+        for i, uid in enumerate(ids[PEOPLE:]):
+            # The chat is sent and timed by people without media in a process of their own, so
+            # its latency is the server's, not that of a generator loop busy with RTP.
+            s = Spec(meeting_id, user_cookie(secret, uid), urls[(m + i) % len(urls)], PEOPLE + i)
+            s.chat, s.media = i == 0, False
+            observers.append(s)
+        for i, uid in enumerate(ids[:PEOPLE]):
             # The publishers signal through node m % nodes (so the placement, taken by the first
             # offer, puts the meeting there), the others alternate between the nodes.
             url = urls[m % len(urls)] if i < CAMERAS else urls[(m + i) % len(urls)]
@@ -76,7 +87,6 @@ def plan(
                 s.moderator = i == 0
                 publishers.append(s)
                 continue
-            s.chat = i == CAMERAS
             if i == PEOPLE - 1 and m < args.witnesses:
                 s.witness = True
                 witnesses.append(s)
@@ -85,6 +95,7 @@ def plan(
     groups = [publishers[w :: args.publisher_workers] for w in range(args.publisher_workers)]
     groups += [witnesses]
     groups += [light[w :: args.workers] for w in range(args.workers)]
+    groups += [observers]
     return [g for g in groups if g]
 
 
@@ -92,7 +103,7 @@ async def run(k: int, args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="smo-region-"))
     url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     await upgrade_async(url)
-    meetings = await seed(url, k, PEOPLE)
+    meetings = await seed(url, k, PEOPLE + OBSERVERS)
     secret = secrets.token_urlsafe(32)
     servers: list[Server] = []
     prefix = f"bench{secrets.token_hex(3)}"
@@ -143,7 +154,7 @@ async def run(k: int, args: argparse.Namespace) -> dict[str, Any]:
         r["server_cpu_cores"] = round(sum(per_node), 3)
         r["server_share_of_2_cores"] = round(sum(per_node) / 2, 3)
     r["server_cpu_cores_per_meeting"] = round(r["server_cpu_cores"] / k, 4)
-    r["goals"] = goals(r, k * PEOPLE, all_slots=True)
+    r["goals"] = goals(r, k * (PEOPLE + OBSERVERS), all_slots=True)
     r["goals"]["chat_once_and_in_order"] = (
         r["chat_seen_twice"] == 0 and r["chat_order_mismatch"] == 0 and r["chat_missing"] == 0
     )
@@ -187,7 +198,7 @@ async def main() -> None:
             f" generator {r['generator_cpu_cores']:.2f} cores; forwarded/received {r['received_pps']} pkt/s,"
             f" loss {r['loss']}, latency p50 {r['latency_ms_p50']} / p99 {r['latency_ms_p99']} ms;"
             f" witnesses fps min {r['witness_video_fps_min']}, freezes {r['witness_freezes']};"
-            f" chat p99 {r['chat_latency_ms_p99']} ms, twice {r['chat_seen_twice']}, order {r['chat_order_mismatch']},"
+            f" chat p99 {r['chat_latency_ms_p99']} ms (observers {r['chat_observer_latency_ms_p99']} ms), twice {r['chat_seen_twice']}, order {r['chat_order_mismatch']},"
             f" missing {r['chat_missing']}; polls seen {r['polls_seen']}; load {r['load_average']};"
             f" within goals: {r['within_goals']} {r['goals']}",
             flush=True,

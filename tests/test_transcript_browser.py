@@ -12,6 +12,8 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
+from realtime.media.service import media_service
+from realtime.media.transcriber import transcriber
 from server.db.models import MeetingEvent, Role
 from server.db.models.transcripts import TranscriptJob
 from tests.support.browser import login, people, screenshot
@@ -58,8 +60,11 @@ async def what_was_heard(server: LiveServer, meeting_id: int, speaker: Page) -> 
             for job in await s.scalars(select(TranscriptJob).where(TranscriptJob.meeting_id == meeting_id))
         ]
     heard = {k: v for k, v in kinds.items() if k.startswith(("speech.", "transcript", "media."))}
+    rooms = [(key, room.transcribing) for key, room in media_service(server.runtime).sfu.rooms_of(meeting_id)]
     return (
-        f"the log: {heard}; the queue: {jobs}; the speaker's page sent: {await speaker.evaluate(SENT_AUDIO)}"
+        f"the log: {heard}; the queue: {jobs}; the media rooms (key, transcribing): {rooms};"
+        f" the engine: {transcriber(server.runtime).status()};"
+        f" the speaker's page sent: {await speaker.evaluate(SENT_AUDIO)}"
     )
 
 

@@ -38,6 +38,9 @@ class MediaRoom:
         self._mics_sent: dict[str, list[str]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.transcribing = False  # the meeting's transcription is on and the engine can run
+        # Switches ("lock", "transcription", "recording") an operation set since the room was
+        # made: newer than the log the room's set-up reads (MediaService._fresh).
+        self.switched: set[str] = set()
         self.recording: TrackOpener | None = None
 
     # --- transcription -----------------------------------------------------------------------

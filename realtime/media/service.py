@@ -109,6 +109,7 @@ class MediaService:
             return {"transcribing": False}  # no media yet: the room reads the switch when it starts
         if op == "recording":  # the switch was logged: follow it now (the watcher would within 1 s)
             for _key, existing in self.sfu.rooms_of(meeting_id):
+                existing.switched.add("recording")
                 self.recording.apply(existing, bool(args.get("on")))
             return {}
         if op == "regroup":  # groups started, ended or someone moved: media follows the log now
@@ -161,28 +162,39 @@ class MediaService:
 
     async def _fresh(self, meeting_id: int, key: RoomKey) -> MediaRoom:
         """The room, set up from the log when this node (re)creates it: the microphone lock,
-        the transcription and recording switches (a group's room follows its meeting's)."""
+        the transcription and recording switches (a group's room follows its meeting's).
+
+        The room exists (and takes operations) while the log is read. A switch that reaches it
+        in that time is newer than what the read saw, so the read does not undo it: a moderator
+        who switched transcription on while someone's media was being set up once left the
+        room deaf to speech (the captions test in CI)."""
         fresh = key not in self.sfu.rooms
         room = self.room(key)
         if fresh:
             main = self.sfu.rooms.get(meeting_id)
             async with self.runtime.db.read() as session:
-                room.locked = (
-                    room.locked or bool(main and main.locked) or await microphones_locked(session, meeting_id)
-                )
+                locked = await microphones_locked(session, meeting_id)
                 transcribing = await switched_on(session, meeting_id, "transcription")
                 recording = await recording_switched_on(session, meeting_id)
-            self._transcribe(room, transcribing)
-            self.recording.apply(room, recording)
+            if "lock" not in room.switched:
+                room.locked = room.locked or bool(main and main.locked) or locked
+            if "transcription" not in room.switched:
+                self._transcribe(room, transcribing)
+            if "recording" not in room.switched:
+                self.recording.apply(room, recording)
         return room
 
     def _apply(self, room: MediaRoom, op: str, args: dict[str, Any]) -> None:
         """A meeting-wide operation on one of its rooms."""
         if op in ("mute_all", "lock"):
+            if op == "lock":
+                room.switched.add("lock")
             room.mute_all(lock=op == "lock", keep=frozenset(args.get("keep") or ()))
         elif op == "unlock":
+            room.switched.add("lock")
             room.unlock()
         elif op == "transcription":
+            room.switched.add("transcription")
             self._transcribe(room, bool(args.get("on")))
 
     async def _regroup(self, meeting_id: int, state: RoomState) -> None:
