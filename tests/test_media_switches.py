@@ -7,22 +7,20 @@ room captured no speech for the whole test.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from realtime.media import service as media_module
 from realtime.media.service import media_service
+from tests.support.factories import make_association, make_meeting
 from tests.support.live import LiveServer
-from tests.support.room_seed import Cast, seed_cast
 
 
-@pytest.fixture
-async def cast(server: LiveServer) -> AsyncIterator[Cast]:
-    cast = await seed_cast(server.runtime.db, server.url, server.runtime.secret_key, tag="sw")
-    yield cast
-    await cast.close_all(server.runtime.sio)
+async def a_meeting(server: LiveServer) -> int:
+    association = await make_association(server.runtime.db)
+    return (await make_meeting(server.runtime.db, association.id, "Заседание СМО: переключатели")).id
 
 
 class SlowRead:
@@ -43,10 +41,10 @@ class SlowRead:
 
 
 async def test_a_switch_made_while_the_room_is_set_up_is_kept(
-    server: LiveServer, cast: Cast, monkeypatch: pytest.MonkeyPatch
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     media = media_service(server.runtime)
-    meeting_id = cast.meeting.id
+    meeting_id = await a_meeting(server)
     # The log as the set-up reads it: transcription off, microphones locked.
     slow = SlowRead(monkeypatch, {"switched_on": False, "microphones_locked": True})
     setup = asyncio.ensure_future(media._fresh(meeting_id, meeting_id))
@@ -61,12 +59,13 @@ async def test_a_switch_made_while_the_room_is_set_up_is_kept(
 
 
 async def test_a_new_room_takes_the_switches_from_the_log(
-    server: LiveServer, cast: Cast, monkeypatch: pytest.MonkeyPatch
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without an operation in between, the log's switches are the room's."""
     media = media_service(server.runtime)
+    meeting_id = await a_meeting(server)
     slow = SlowRead(monkeypatch, {"switched_on": True, "microphones_locked": True})
     slow.go_on.set()
-    room = await media._fresh(cast.meeting.id, cast.meeting.id)
+    room = await media._fresh(meeting_id, meeting_id)
     assert room.transcribing is True
     assert room.locked is True
