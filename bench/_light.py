@@ -936,7 +936,7 @@ def chat_check(orders: list[dict[str, Any]]) -> dict[str, Any]:
                 mismatch += 1
             missing += len(reference) - len(set(got))
     latencies = [x for o in orders for x in o["chat_latencies"]]
-    observed = [x for o in orders for x in o.get("observer_chat_latencies", [])]
+    observed = [x for o in orders for x in o["observer_chat_latencies"]]
     return {
         "chat_people": people,
         "chat_messages_per_meeting": [max((len(x) for x in lists), default=0) for lists in meetings.values()],

@@ -186,15 +186,13 @@ class MediaService:
 
     def _apply(self, room: MediaRoom, op: str, args: dict[str, Any]) -> None:
         """A meeting-wide operation on one of its rooms."""
+        if op in ("lock", "unlock", "transcription"):
+            room.switched.add("lock" if op == "unlock" else op)
         if op in ("mute_all", "lock"):
-            if op == "lock":
-                room.switched.add("lock")
             room.mute_all(lock=op == "lock", keep=frozenset(args.get("keep") or ()))
         elif op == "unlock":
-            room.switched.add("lock")
             room.unlock()
         elif op == "transcription":
-            room.switched.add("transcription")
             self._transcribe(room, bool(args.get("on")))
 
     async def _regroup(self, meeting_id: int, state: RoomState) -> None:
