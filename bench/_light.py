@@ -98,6 +98,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def loop_cpu_seconds(pid: int) -> float:
+    """user + system CPU of the process's main thread: uvicorn's event loop (SQLite's, the
+    transcriber's and the SFU's sending thread are threads of their own)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -966,11 +973,13 @@ async def measure(
     la0 = load_average()
     before = await pool.ask("mark")
     e0 = pool.cpu_each()
+    l0 = loop_cpu_seconds(server.pid)
     s0, g0, d0, t0 = cpu_seconds(server.pid), sum(e0), udp_drops(), time.monotonic()
     await asyncio.sleep(seconds)
     t1 = time.monotonic()
     e1 = pool.cpu_each()
     s1, g1, d1 = cpu_seconds(server.pid), sum(e1), udp_drops()
+    l1 = loop_cpu_seconds(server.pid)
     after = await pool.ask("mark", t0, t1)
     elapsed = t1 - t0
     result = summarise(before, after, elapsed)
@@ -979,6 +988,8 @@ async def measure(
             "window_s": round(elapsed, 1),
             "server_cpu_cores": round((s1 - s0) / elapsed, 3),
             "server_share_of_2_cores": round((s1 - s0) / elapsed / 2, 3),
+            # the event loop's own thread: one core is its ceiling
+            "server_loop_cpu_cores": round((l1 - l0) / elapsed, 3),
             "server_rss_mb": round(rss_mb(server.pid)),
             "generator_cpu_cores": round((g1 - g0) / elapsed, 3),
             "generator_processes": len(pool.procs),

@@ -99,7 +99,7 @@ def plan(
     return [g for g in groups if g]
 
 
-async def run(k: int, args: argparse.Namespace) -> dict[str, Any]:
+async def run(k: int, args: argparse.Namespace, send_thread: str = "on") -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="smo-region-"))
     url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     await upgrade_async(url)
@@ -108,7 +108,7 @@ async def run(k: int, args: argparse.Namespace) -> dict[str, Any]:
     servers: list[Server] = []
     prefix = f"bench{secrets.token_hex(3)}"
     for n in range(args.nodes):
-        extra = {"SMO_MEDIA_NODE_ID": f"node-{n}"}
+        extra = {"SMO_MEDIA_NODE_ID": f"node-{n}", "SMO_MEDIA_SEND_THREAD": str(send_thread == "on")}
         if args.redis_url:
             extra.update(SMO_REDIS_URL=args.redis_url, SMO_REDIS_PREFIX=prefix)
         servers.append(await start_server(url, tmp / f"node{n}", secret, extra, name=f"node{n}"))
@@ -142,6 +142,7 @@ async def run(k: int, args: argparse.Namespace) -> dict[str, Any]:
     per_node = [round((b - a) / wall, 3) for a, b in zip(c0, c1, strict=True)]
     r = {
         "meetings": k,
+        "send_thread": send_thread,
         "people": k * PEOPLE,
         "nodes": args.nodes,
         "join_wall_s": round(join_wall, 1),
@@ -180,6 +181,13 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=6, help="joins at once per worker")
     ap.add_argument("--sample", type=int, default=8, help="decrypt every n-th video packet")
     ap.add_argument("--nodes", type=int, default=1, choices=(1, 2))
+    ap.add_argument(
+        "--send-thread",
+        nargs="+",
+        choices=("on", "off"),
+        default=["on"],
+        help="the SFU's sending thread; 'on off' runs each size both ways (same-run baseline)",
+    )
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--redis-url", default=None)
     args = ap.parse_args()
@@ -190,20 +198,24 @@ async def main() -> None:
         print(f"{name}: {_light.clip_summary(clip)}")
     results = []
     for k in args.meetings:
-        r = await run(k, args)
-        results.append(r)
-        print(
-            f"{k} meetings ({r['people']} people, {args.nodes} node(s)): server {r['server_cpu_cores']:.2f} cores"
-            f" ({r['server_share_of_2_cores'] * 100:.0f}% of 2; per node {r['node_cpu_cores']}), RSS {r['node_rss_mb']} MB,"
-            f" generator {r['generator_cpu_cores']:.2f} cores; forwarded/received {r['received_pps']} pkt/s,"
-            f" loss {r['loss']}, latency p50 {r['latency_ms_p50']} / p99 {r['latency_ms_p99']} ms;"
-            f" witnesses fps min {r['witness_video_fps_min']}, freezes {r['witness_freezes']};"
-            f" chat p99 {r['chat_latency_ms_p99']} ms (observers {r['chat_observer_latency_ms_p99']} ms), twice {r['chat_seen_twice']}, order {r['chat_order_mismatch']},"
-            f" missing {r['chat_missing']}; polls seen {r['polls_seen']}; load {r['load_average']};"
-            f" within goals: {r['within_goals']} {r['goals']}",
-            flush=True,
-        )
-    fitting = [r["meetings"] for r in results if r["within_goals"]]
+        for mode in args.send_thread:
+            r = await run(k, args, mode)
+            results.append(r)
+            print(
+                f"{k} meetings ({r['people']} people, {args.nodes} node(s)), send thread {mode}:"
+                f" server {r['server_cpu_cores']:.2f} cores ({r['server_share_of_2_cores'] * 100:.0f}% of 2;"
+                f" per node {r['node_cpu_cores']}; node 0's event loop {r['server_loop_cpu_cores']}),"
+                f" RSS {r['node_rss_mb']} MB,"
+                f" generator {r['generator_cpu_cores']:.2f} cores; forwarded/received {r['received_pps']} pkt/s,"
+                f" loss {r['loss']}, latency p50 {r['latency_ms_p50']} / p99 {r['latency_ms_p99']} ms;"
+                f" witnesses fps min {r['witness_video_fps_min']}, freezes {r['witness_freezes']};"
+                f" chat p99 {r['chat_latency_ms_p99']} ms (observers {r['chat_observer_latency_ms_p99']} ms),"
+                f" twice {r['chat_seen_twice']}, order {r['chat_order_mismatch']},"
+                f" missing {r['chat_missing']}; polls seen {r['polls_seen']}; load {r['load_average']};"
+                f" within goals: {r['within_goals']} {r['goals']}",
+                flush=True,
+            )
+    fitting = [r["meetings"] for r in results if r["within_goals"] and r["send_thread"] == "on"]
     print(
         json.dumps(
             {

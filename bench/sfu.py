@@ -111,6 +111,9 @@ async def _serve(conn: Connection, mode: str) -> None:
     import threading
 
     loop = asyncio.get_running_loop()
+    from realtime.media import sendthread
+
+    sendthread.configure(mode != "sfu-loop")  # sfu-loop: the event loop sends every packet itself
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
     recordings = tempfile.TemporaryDirectory(prefix="bench-rec-")
     if mode == "sfu+rec":
@@ -138,6 +141,7 @@ async def _serve(conn: Connection, mode: str) -> None:
                 conn.send(await _relay_offer(sdp, relay, relay_pcs, relay_tracks))
         elif msg[0] == "stats":
             usage = resource.getrusage(resource.RUSAGE_SELF)
+            loop_usage = resource.getrusage(resource.RUSAGE_THREAD)  # this is the event loop's thread
             # The SFU's legs count what the RTP fast path sent; the relay's senders count theirs.
             sent = sum(
                 s.packets_sent + s.retransmitted for p in room.peers.values() for s in p.slots.values()
@@ -158,6 +162,7 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "recorded_bytes": sum(p.recorder.result.bytes for p in room.publications if p.recorder),
                 "recording_dropped": sum(p.recorder.result.dropped for p in room.publications if p.recorder),
                 "transcriptions": len(rtfs),
+                "loop_cpu": loop_usage.ru_utime + loop_usage.ru_stime,
                 "rtf": sum(rtfs[-5:]) / len(rtfs[-5:]) if rtfs else 0.0,
             }
             conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
@@ -278,7 +283,12 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         "subscriber_video_fps_mean": round(sum(video_fps) / len(video_fps), 1) if video_fps else 0,
         "loss": round(lost / (lost + received), 4) if received else None,
         "load_generator_cpu_share": round(mine / elapsed, 3),
-        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k != "rtf"},
+        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k not in ("rtf", "loop_cpu")},
+        # the event loop's own thread per forwarded packet (with the send thread, the kernel's
+        # send runs on the other thread)
+        "loop_us_per_packet": round((extra1["loop_cpu"] - extra0["loop_cpu"]) / forwarded * 1e6, 1)
+        if forwarded
+        else None,
         "transcription_rtf": round(extra1["rtf"], 2) if extra1.get("rtf") else None,
     }
 
@@ -301,13 +311,26 @@ async def main() -> None:
     ap.add_argument(
         "--transcription", action="store_true", help="runs without and with transcription, no relay"
     )
-    ap.add_argument("--rounds", type=int, default=2, help="with --recording/--transcription: pairs of runs")
+    ap.add_argument(
+        "--send-thread", action="store_true", help="runs with and without the SFU's sending thread, no relay"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=2, help="with --recording/--transcription/--send-thread: pairs of runs"
+    )
     args = ap.parse_args()
     video, audio = encode_media(2)
     print(
         f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
     )
-    paired = "sfu+rec" if args.recording else "sfu+tr" if args.transcription else None
+    paired = (
+        "sfu+rec"
+        if args.recording
+        else "sfu+tr"
+        if args.transcription
+        else "sfu-loop"
+        if args.send_thread
+        else None
+    )
     if paired:
         results = []
         for _ in range(args.rounds):
@@ -320,7 +343,8 @@ async def main() -> None:
     for r in results:
         print(
             f"{r['mode']:5}: {r['forwarded_pps']} pkt/s forwarded, server {r['server_cpu_share'] * 100:.0f}% of a core,"
-            f" {r['packets_per_cpu_second']} pkt per CPU-s ({r['us_per_packet']} µs/pkt),"
+            f" {r['packets_per_cpu_second']} pkt per CPU-s ({r['us_per_packet']} µs/pkt,"
+            f" event loop {r['loop_us_per_packet']} µs/pkt),"
             f" video {r['subscriber_video_fps_mean']} fps (min {r['subscriber_video_fps_min']}), loss {r['loss']}"
             + (
                 f", recorded {r['server_recorded_frames']} frames ({r['server_recorded_bytes']} B),"
@@ -367,6 +391,30 @@ async def main() -> None:
             "loss": [round(mean(plain, "loss"), 4), round(mean(busy, "loss"), 4)],
             "transcriptions": sum(int(r["server_transcriptions"]) for r in busy),
             "transcription_rtf_under_load": round(mean(busy, "transcription_rtf"), 2),
+        }
+    elif args.send_thread:
+        looped = [r for r in results if r["mode"] == "sfu-loop"]
+        summary["send_thread"] = {
+            # with / without the thread, from alternating runs in this command
+            "us_per_packet": [
+                round(mean(plain, "us_per_packet"), 1),
+                round(mean(looped, "us_per_packet"), 1),
+            ],
+            "loop_us_per_packet": [
+                round(mean(plain, "loop_us_per_packet"), 1),
+                round(mean(looped, "loop_us_per_packet"), 1),
+            ],
+            "packets_per_cpu_second": [
+                round(mean(plain, "packets_per_cpu_second")),
+                round(mean(looped, "packets_per_cpu_second")),
+            ],
+            "packets_per_event_loop_cpu_second": [
+                round(1e6 / mean(plain, "loop_us_per_packet")) if mean(plain, "loop_us_per_packet") else None,
+                round(1e6 / mean(looped, "loop_us_per_packet"))
+                if mean(looped, "loop_us_per_packet")
+                else None,
+            ],
+            "loss": [round(mean(plain, "loss"), 4), round(mean(looped, "loss"), 4)],
         }
     elif len(results) == 2 and results[0]["packets_per_cpu_second"] and results[1]["packets_per_cpu_second"]:
         summary["ratio_vs_relay"] = round(

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     media_node_id: str | None = None
     media_public_url: str | None = None
     media_placement_ttl: float = Field(default=15.0, ge=1.0, le=600.0)
+    # Forwarded RTP sent by a thread of its own, off the event loop (docs/media.md); off = the
+    # event loop sends every packet itself.
+    media_send_thread: bool = True
 
     upload_max_bytes: int = 20 * 1024 * 1024
     # Keys of open secret polls and anonymous questionnaires (server/db/sealing.py): never in

@@ -45,6 +45,7 @@ class MediaConfig:
     tick: float = 0.1  # policy / speech timer period
     max_packets_per_second: int = 3000  # per published track; above it the peer is closed
     placement_ttl: float = 15.0  # seconds a dead node keeps its meetings (Redis placement)
+    send_thread: bool = True  # forwarded RTP sent by a thread of its own (realtime/media/sendthread.py)
 
     @classmethod
     def from_settings(cls, settings: Any) -> MediaConfig:

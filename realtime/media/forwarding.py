@@ -32,7 +32,7 @@ from aiortc.clock import current_ntp_time
 from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from realtime.media import hooks
+from realtime.media import hooks, sendthread
 from realtime.media.hooks import vp8_packetize
 
 # Timestamp step inserted when a slot switches source (one frame at 30 fps / 20 ms of Opus),
@@ -206,7 +206,7 @@ class SlotTrack(MediaStreamTrack):
             self._rtx_pt = rtx
         self._pair = pair
         self._nominated = hooks.nominated_pairs(dtls)
-        self._emit = hooks.rtp_emitter(srtp, self._header, dtls, pair)
+        self._emit = hooks.rtp_emitter(srtp, self._header, dtls, pair, sendthread.current())
         self._bound = True
         return True
 
@@ -268,6 +268,7 @@ class SlotTrack(MediaStreamTrack):
         _, ts, marker, payload = entry
         if self._rtx_pt is None:
             self._emit(self._b0, (marker << 7) | self._pt, seq, ts, self._ssrc, self._ext, payload)
+            sendthread.flush()
             return
         rtx_seq = self._rtx_seq
         self._rtx_seq = (rtx_seq + 1) & 0xFFFF
@@ -275,6 +276,7 @@ class SlotTrack(MediaStreamTrack):
         self._emit(
             self._b0, (marker << 7) | self._rtx_pt, rtx_seq, ts, self._rtx_ssrc, self._ext, rtx_payload
         )
+        sendthread.flush()
 
     def sender_report(self) -> tuple[int, int, int, int] | None:
         """(NTP time, RTP timestamp, packets, octets) for the next RTCP SR of this leg.

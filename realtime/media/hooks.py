@@ -392,7 +392,11 @@ Emit = Callable[[int, int, int, int, int, bytes, bytes], None]
 
 
 def rtp_emitter(
-    session: Session, header: struct.Struct, transport: RTCDtlsTransport, pair: CandidatePair
+    session: Session,
+    header: struct.Struct,
+    transport: RTCDtlsTransport,
+    pair: CandidatePair,
+    sender: Any = None,
 ) -> Emit:
     """The per-packet send of a subscriber leg, fused: the RTP header (``header``: b0, b1,
     seq, timestamp, SSRC, extension block) is packed straight into the SRTP session's own
@@ -403,7 +407,10 @@ def rtp_emitter(
     transport; a full socket buffer or an ICMP error loses the packet, which NACK/RTX
     covers); other event loops' transports (uvloop under uvicorn: no ``_sock``) get a copy
     through their own ``sendto``, TURN pairs through aioice. Sessions are used from the
-    event loop only, so sharing the buffer with aiortc's own RTCP protection is safe."""
+    event loop only, so sharing the buffer with aiortc's own RTCP protection is safe.
+
+    With a ``sender`` (``realtime/media/sendthread.py``), host / srflx pairs queue the protected
+    datagram (copied out of the buffer) for the sending thread instead of sending it here."""
     protect = srtp_lib.srtp_protect
     ctx = session._srtp[0]
     cdata = session._cdata
@@ -414,6 +421,21 @@ def rtp_emitter(
     pack_into = header.pack_into
     hlen = header.size
     protocol = pair.protocol
+    leg = sender_leg(sender, protocol, pair) if sender is not None else None
+    if leg is not None:
+        push = sender.push
+
+        def emit_queued(b0: int, b1: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:
+            n = hlen + len(payload)
+            if n > limit:
+                return
+            pack_into(buffer, 0, b0, b1, seq, ts, ssrc, ext)
+            buffer[hlen:n] = payload
+            cell[0] = n
+            if not protect(ctx, cdata, cell):
+                push(leg, buffer, cell[0])
+
+        return emit_queued
     raw = getattr(getattr(protocol, "transport", None), "_sock", None)
     if isinstance(protocol, StunProtocol) and raw is not None:
         sendto = raw.sendto
@@ -447,6 +469,21 @@ def rtp_emitter(
             send(buffer[0 : cell[0]], remote)
 
     return emit_copy
+
+
+def sender_leg(sender: Any, protocol: Any, pair: CandidatePair) -> Any:
+    """The sending thread's destination for a host / srflx pair: its UDP socket's descriptor (asyncio's
+    and uvloop's transports both expose it as ``get_extra_info("socket")``) and the remote
+    address; None for TURN pairs (aioice relays them) or an address the thread cannot take."""
+    if not isinstance(protocol, StunProtocol) or protocol.transport is None:
+        return None
+    sock = protocol.transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        return sender.leg(sock.fileno(), str(pair.remote_addr[0]), int(pair.remote_addr[1]))
+    except (ValueError, OSError):
+        return None
 
 
 class SrtpProtector:
@@ -536,6 +573,7 @@ __all__ = [
     "rtp_emitter",
     "sender_encoder",
     "sender_header_extensions",
+    "sender_leg",
     "sender_rtx_payload_type",
     "srtp_sender",
     "vp8_packetize",

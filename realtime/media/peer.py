@@ -18,7 +18,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpSrPacket, RtpPacket
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-from realtime.media import hooks
+from realtime.media import hooks, sendthread
 from realtime.media.capture import SpeechCapture
 from realtime.media.config import MediaConfig
 from realtime.media.errors import BadSignal, CodecUnsupported
@@ -161,6 +161,7 @@ class Publication:
         ts, marker = packet.timestamp, packet.marker
         for slot in self.slots:
             slot.forward(seq, ts, marker, payload, keyframe, now)
+        sendthread.flush()  # one wake-up of the sending thread per fan-out
 
     def request_keyframe(self) -> None:
         """Rate-limited PLI towards the publisher (a subscriber joined or sent PLI/FIR)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from realtime.media import hooks
+from realtime.media import hooks, sendthread
 from realtime.media.config import MediaConfig
 from realtime.media.room import MediaRoom
 
@@ -29,6 +29,7 @@ def room_key(meeting_id: int, group: int | None) -> RoomKey:
 class Sfu:
     def __init__(self, config: MediaConfig, notify: SfuNotify | None = None) -> None:
         hooks.use_lazy_bitrate_estimators()
+        sendthread.configure(config.send_thread)
         self.config = config
         self._notify = notify
         self.rooms: dict[RoomKey, MediaRoom] = {}

@@ -1,0 +1,390 @@
+/* The SFU's sending thread: forwarded RTP datagrams sent by a thread of their own, without the GIL.
+ *
+ * The event loop rewrites and SRTP-protects every forwarded packet (realtime/media/hooks.py)
+ * and then, instead of calling sendto itself, copies the datagram into this ring. A POSIX
+ * thread that never touches Python objects takes the datagrams off the ring in order and
+ * sends them. On loopback, and to a lesser degree on a NIC, sendto is the largest part of a
+ * forwarded packet's cost (the kernel's UDP send, and on loopback the receiver's side of it
+ * too); done here it runs on the other core while the event loop goes on with the room's
+ * signalling, chat and the next packets.
+ *
+ * Single producer (calls hold the GIL, so pushes are serialised), single consumer (the
+ * thread): a lock-free ring with atomic head and tail; the thread sleeps on a condition
+ * variable when the ring is empty and `flush` wakes it.
+ *
+ * A Leg is one destination: a dup() of the ICE socket's descriptor and the remote address.
+ * Every queued datagram holds a reference to its leg, so the descriptor stays open (and is
+ * never a reused number pointing at another socket) until the last datagram for it is sent.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DATAGRAM_MAX 1500
+
+typedef struct {
+    atomic_long refs;
+    int fd;
+    socklen_t alen;
+    struct sockaddr_storage addr;
+} leg_t;
+
+static void leg_release(leg_t *leg) {
+    if (atomic_fetch_sub(&leg->refs, 1) == 1) {
+        close(leg->fd);
+        PyMem_RawFree(leg);
+    }
+}
+
+typedef struct {
+    leg_t *leg;
+    unsigned short len;
+    unsigned char data[DATAGRAM_MAX];
+} item_t;
+
+typedef struct {
+    PyObject_HEAD
+    item_t *ring;
+    size_t capacity; /* a power of two */
+    atomic_size_t head; /* next item the thread sends */
+    atomic_size_t tail; /* next free slot */
+    atomic_int waiting; /* the thread sleeps on cond */
+    atomic_int stopping;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    pthread_t thread;
+    int started;
+    pid_t pid;
+    /* counters (written by one side each) */
+    atomic_ullong sent;
+    atomic_ullong send_errors;
+    atomic_ullong dropped;
+    atomic_ullong wakeups;
+} SendThread;
+
+typedef struct {
+    PyObject_HEAD
+    leg_t *leg;
+} Leg;
+
+static PyTypeObject LegType;
+
+static void *sendthread_run(void *arg) {
+    SendThread *self = (SendThread *)arg;
+    for (;;) {
+        size_t head = atomic_load(&self->head);
+        size_t tail = atomic_load(&self->tail);
+        if (head == tail) {
+            if (atomic_load(&self->stopping))
+                break;
+            pthread_mutex_lock(&self->mutex);
+            atomic_store(&self->waiting, 1);
+            if (atomic_load(&self->tail) == head && !atomic_load(&self->stopping)) {
+                /* A timed wait: a push whose flush never came is still sent within 50 ms. */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 50 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec += 1;
+                    until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&self->cond, &self->mutex, &until);
+            }
+            atomic_store(&self->waiting, 0);
+            pthread_mutex_unlock(&self->mutex);
+            atomic_fetch_add(&self->wakeups, 1);
+            continue;
+        }
+        size_t mask = self->capacity - 1;
+        while (head != tail) {
+            item_t *item = &self->ring[head & mask];
+            leg_t *leg = item->leg;
+            ssize_t n = sendto(leg->fd, item->data, item->len, MSG_DONTWAIT, (struct sockaddr *)&leg->addr,
+                               leg->alen);
+            if (n < 0)
+                atomic_fetch_add(&self->send_errors, 1);
+            else
+                atomic_fetch_add(&self->sent, 1);
+            item->leg = NULL;
+            leg_release(leg);
+            head++;
+            atomic_store(&self->head, head);
+        }
+    }
+    return NULL;
+}
+
+static int sendthread_start(SendThread *self) {
+    pid_t pid = getpid();
+    if (self->started && self->pid == pid)
+        return 0;
+    /* First use, or first use in a forked child (the parent's thread does not exist here). */
+    atomic_store(&self->head, 0);
+    atomic_store(&self->tail, 0);
+    atomic_store(&self->waiting, 0);
+    atomic_store(&self->stopping, 0);
+    pthread_mutex_init(&self->mutex, NULL);
+    pthread_cond_init(&self->cond, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
+    int rc = pthread_create(&self->thread, &attr, sendthread_run, self);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        errno = rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    self->started = 1;
+    self->pid = pid;
+    return 0;
+}
+
+static void sendthread_wake(SendThread *self) {
+    if (atomic_load(&self->waiting)) {
+        pthread_mutex_lock(&self->mutex);
+        pthread_cond_signal(&self->cond);
+        pthread_mutex_unlock(&self->mutex);
+    }
+}
+
+static int sendthread_init(SendThread *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"capacity", NULL};
+    Py_ssize_t capacity = 8192;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n", kwlist, &capacity))
+        return -1;
+    if (self->ring != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "SendThread already initialised");
+        return -1;
+    }
+    if (capacity < 2 || capacity > (1 << 20) || (capacity & (capacity - 1))) {
+        PyErr_SetString(PyExc_ValueError, "capacity must be a power of two between 2 and 1048576");
+        return -1;
+    }
+    self->ring = PyMem_RawCalloc((size_t)capacity, sizeof(item_t));
+    if (self->ring == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->capacity = (size_t)capacity;
+    return 0;
+}
+
+static void sendthread_stop(SendThread *self) {
+    if (!self->started || self->pid != getpid())
+        return;
+    atomic_store(&self->stopping, 1);
+    pthread_mutex_lock(&self->mutex);
+    pthread_cond_signal(&self->cond);
+    pthread_mutex_unlock(&self->mutex);
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(self->thread, NULL);
+    Py_END_ALLOW_THREADS
+    self->started = 0;
+}
+
+static void sendthread_dealloc(SendThread *self) {
+    sendthread_stop(self);
+    if (self->ring != NULL) {
+        size_t mask = self->capacity - 1;
+        for (size_t i = atomic_load(&self->head); i != atomic_load(&self->tail); i++) {
+            if (self->ring[i & mask].leg != NULL)
+                leg_release(self->ring[i & mask].leg);
+        }
+        PyMem_RawFree(self->ring);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* push(leg, buffer, length) -> bool: copies buffer[:length] into the ring; False if full. */
+static PyObject *sendthread_push(SendThread *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "push(leg, buffer, length)");
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(args[0], &LegType)) {
+        PyErr_SetString(PyExc_TypeError, "push: leg must be a SendThread leg");
+        return NULL;
+    }
+    Py_ssize_t length = PyLong_AsSsize_t(args[2]);
+    if (length == -1 && PyErr_Occurred())
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (length < 0 || length > view.len || length > DATAGRAM_MAX) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "push: length out of range");
+        return NULL;
+    }
+    if (!self->started || self->pid != getpid()) {
+        if (sendthread_start(self) < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+    }
+    size_t tail = atomic_load(&self->tail);
+    if (tail - atomic_load(&self->head) >= self->capacity) {
+        PyBuffer_Release(&view);
+        atomic_fetch_add(&self->dropped, 1);
+        sendthread_wake(self);
+        Py_RETURN_FALSE;
+    }
+    item_t *item = &self->ring[tail & (self->capacity - 1)];
+    leg_t *leg = ((Leg *)args[0])->leg;
+    atomic_fetch_add(&leg->refs, 1);
+    item->leg = leg;
+    item->len = (unsigned short)length;
+    memcpy(item->data, view.buf, (size_t)length);
+    PyBuffer_Release(&view);
+    atomic_store(&self->tail, tail + 1);
+    /* Large bursts wake the thread before the burst's flush. */
+    if (((tail + 1) & 63) == 0)
+        sendthread_wake(self);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *sendthread_flush(SendThread *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->started && self->pid == getpid())
+        sendthread_wake(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *sendthread_pending(SendThread *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->started || self->pid != getpid())
+        return PyLong_FromLong(0);
+    return PyLong_FromSize_t(atomic_load(&self->tail) - atomic_load(&self->head));
+}
+
+static PyObject *sendthread_stats(SendThread *self, PyObject *Py_UNUSED(ignored)) {
+    size_t pending = 0;
+    if (self->started && self->pid == getpid())
+        pending = atomic_load(&self->tail) - atomic_load(&self->head);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:n,s:n,s:O}", "sent", (unsigned long long)atomic_load(&self->sent),
+                         "send_errors", (unsigned long long)atomic_load(&self->send_errors), "dropped",
+                         (unsigned long long)atomic_load(&self->dropped), "wakeups",
+                         (unsigned long long)atomic_load(&self->wakeups), "pending", (Py_ssize_t)pending,
+                         "capacity", (Py_ssize_t)self->capacity, "running",
+                         (self->started && self->pid == getpid()) ? Py_True : Py_False);
+}
+
+static PyObject *sendthread_close(SendThread *self, PyObject *Py_UNUSED(ignored)) {
+    /* Sends what is queued, then stops the thread (a later push starts it again). */
+    sendthread_stop(self);
+    Py_RETURN_NONE;
+}
+
+/* leg(fd, host, port) -> Leg: dup(fd) and the numeric IPv4/IPv6 address. */
+static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
+    (void)self;
+    int fd, port;
+    const char *host;
+    if (!PyArg_ParseTuple(args, "isi", &fd, &host, &port))
+        return NULL;
+    if (port <= 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "leg: port out of range");
+        return NULL;
+    }
+    leg_t *leg = PyMem_RawCalloc(1, sizeof(leg_t));
+    if (leg == NULL)
+        return PyErr_NoMemory();
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&leg->addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&leg->addr;
+    const char *percent = strchr(host, '%');
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((unsigned short)port);
+        leg->alen = sizeof(*v4);
+    } else if (percent == NULL && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((unsigned short)port);
+        leg->alen = sizeof(*v6);
+    } else {
+        PyMem_RawFree(leg);
+        PyErr_Format(PyExc_ValueError, "leg: not a numeric address: %s", host);
+        return NULL;
+    }
+    leg->fd = dup(fd);
+    if (leg->fd < 0) {
+        PyMem_RawFree(leg);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    atomic_store(&leg->refs, 1);
+    Leg *obj = PyObject_New(Leg, &LegType);
+    if (obj == NULL) {
+        close(leg->fd);
+        PyMem_RawFree(leg);
+        return NULL;
+    }
+    obj->leg = leg;
+    return (PyObject *)obj;
+}
+
+static void leg_dealloc(Leg *self) {
+    if (self->leg != NULL)
+        leg_release(self->leg);
+    PyObject_Free(self);
+}
+
+static PyMethodDef sendthread_methods[] = {
+    {"push", (PyCFunction)(void (*)(void))sendthread_push, METH_FASTCALL,
+     "push(leg, buffer, length) -> bool: queue buffer[:length] for leg; False when the ring is full"},
+    {"flush", (PyCFunction)sendthread_flush, METH_NOARGS, "wake the sending thread if it sleeps"},
+    {"leg", (PyCFunction)sendthread_leg, METH_VARARGS, "leg(fd, host, port): a destination"},
+    {"pending", (PyCFunction)sendthread_pending, METH_NOARGS, "datagrams queued and not yet sent"},
+    {"stats", (PyCFunction)sendthread_stats, METH_NOARGS, "counters"},
+    {"close", (PyCFunction)sendthread_close, METH_NOARGS, "send what is queued and stop the thread"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LegType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._sendthread.Leg",
+    .tp_basicsize = sizeof(Leg),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)leg_dealloc,
+    .tp_doc = "One destination of an SendThread: a socket (duplicated) and a remote address.",
+};
+
+static PyTypeObject SendThreadType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._sendthread.SendThread",
+    .tp_basicsize = sizeof(SendThread),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)sendthread_init,
+    .tp_dealloc = (destructor)sendthread_dealloc,
+    .tp_methods = sendthread_methods,
+    .tp_doc = "SendThread(capacity=8192): UDP datagrams sent in order by a thread without the GIL.",
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_sendthread",
+    .m_doc = "The SFU's sending thread (see _sendthread.c).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__sendthread(void) {
+    if (PyType_Ready(&LegType) < 0 || PyType_Ready(&SendThreadType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&SendThreadType);
+    if (PyModule_AddObject(m, "SendThread", (PyObject *)&SendThreadType) < 0) {
+        Py_DECREF(&SendThreadType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&LegType);
+    PyModule_AddObject(m, "Leg", (PyObject *)&LegType);
+    return m;
+}
