@@ -35,7 +35,7 @@ from aiortc.rtp import (
     RtpPacket,
 )
 
-from realtime.media import hooks
+from realtime.media import hooks, sendthread
 from realtime.media.forwarding import EncodedFrame, PackOnlyEncoder, SlotTrack
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
@@ -398,6 +398,26 @@ async def test_rtp_emitter_sends_what_pylibsrtp_would() -> None:
         emit(0x90, 96, 5, 15000, 42, ext, b"xyz")
         expected = sessions[0].protect(header.pack(0x90, 96, 5, 15000, 42, ext) + b"xyz")
         assert sent == [(expected, sink.getsockname())]
+        # The sending thread (realtime/media/sendthread.py): built and protected in C, same bytes.
+        if sendthread.available():
+            protocol.transport = udp  # type: ignore[assignment]
+            sender = sendthread.current()
+            assert sender is not None
+            emit = hooks.rtp_emitter(sessions[1], header, None, Pair(), sender)  # type: ignore[arg-type]
+            sink.settimeout(2)
+            for seq in range(6, 9):
+                payload = bytes([seq]) * (1000 + seq)
+                emit(0x90, 0x80 | 96, seq, seq * 3000, 0xFEDCBA98, ext, payload)
+                sendthread.flush()
+                packet = header.pack(0x90, 0x80 | 96, seq, seq * 3000, 0xFEDCBA98, ext) + payload
+                assert sink.recv(2000) == sessions[0].protect(packet)
+            errors = sender.stats()["protect_errors"]
+            emit(0x90, 96, 9, 0, 42, ext, bytes(1480))  # too long: not queued, no error
+            sendthread.flush()
+            sink.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                sink.recv(2000)
+            assert sender.stats()["protect_errors"] == errors
     finally:
         udp.close()
         sink.close()

@@ -110,6 +110,12 @@ def test_bad_arguments_are_typed_errors(sockets: tuple[socket.socket, socket.soc
         thread.push(leg, bytes(1600), 1501)  # longer than a datagram
     with pytest.raises(TypeError):
         thread.push(leg, 42, 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        thread.emit(leg, 0x80, 96, 1, 1, 1, b"", b"x")  # a leg without an SRTP session
+    with pytest.raises(ValueError):
+        thread.leg(sender.fileno(), "127.0.0.1", port, 12345)  # a session without its owner
+    with pytest.raises(TypeError):
+        thread.emit(leg, 0x80, 96, 1, 1, 1, b"")  # type: ignore[call-arg]
     assert thread.stats()["sent"] == 0
     v6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     v6.bind(("::1", 0))

@@ -24,18 +24,26 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DATAGRAM_MAX 1500
+#define SRTP_TRAILER_MAX 144 /* pylibsrtp's SRTP_MAX_TRAILER_LEN: room libsrtp may append */
+
+/* libsrtp's srtp_protect(srtp_t, void *rtp, int *len) -> srtp_err_status_t, as linked into
+ * pylibsrtp: its address comes from Python (set_protect), so this module links no libsrtp. */
+typedef int (*protect_fn)(void *ctx, void *rtp, int *len);
+static protect_fn srtp_protect_fn = NULL;
 
 typedef struct {
     atomic_long refs;
     int fd;
     socklen_t alen;
     struct sockaddr_storage addr;
+    void *srtp; /* the leg's SRTP session (srtp_t) for emit; used on the producer's thread only */
 } leg_t;
 
 static void leg_release(leg_t *leg) {
@@ -46,9 +54,9 @@ static void leg_release(leg_t *leg) {
 }
 
 typedef struct {
+    unsigned char data[DATAGRAM_MAX + 4]; /* first: 16-byte aligned for libsrtp's header words */
+    unsigned int len;
     leg_t *leg;
-    unsigned short len;
-    unsigned char data[DATAGRAM_MAX];
 } item_t;
 
 typedef struct {
@@ -69,11 +77,13 @@ typedef struct {
     atomic_ullong send_errors;
     atomic_ullong dropped;
     atomic_ullong wakeups;
+    unsigned long long protect_errors;
 } SendThread;
 
 typedef struct {
     PyObject_HEAD
     leg_t *leg;
+    PyObject *owner; /* keeps the SRTP session alive (pylibsrtp.Session) */
 } Leg;
 
 static PyTypeObject LegType;
@@ -243,11 +253,85 @@ static PyObject *sendthread_push(SendThread *self, PyObject *const *args, Py_ssi
     leg_t *leg = ((Leg *)args[0])->leg;
     atomic_fetch_add(&leg->refs, 1);
     item->leg = leg;
-    item->len = (unsigned short)length;
+    item->len = (unsigned int)length;
     memcpy(item->data, view.buf, (size_t)length);
     PyBuffer_Release(&view);
     atomic_store(&self->tail, tail + 1);
     /* Large bursts wake the thread before the burst's flush. */
+    if (((tail + 1) & 63) == 0)
+        sendthread_wake(self);
+    Py_RETURN_TRUE;
+}
+
+static inline void put32(unsigned char *p, unsigned long v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload) -> bool: one forwarded RTP
+ * packet, built straight into the ring: the 12-byte header, the extension block, the payload,
+ * then libsrtp protects it in place with the leg's session (on this, the event loop's, thread:
+ * the session is never touched by the sending thread). False: the ring is full, the packet is
+ * too long or libsrtp refused it (nothing queued). */
+static PyObject *sendthread_emit(SendThread *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload)");
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(args[0], &LegType)) {
+        PyErr_SetString(PyExc_TypeError, "emit: leg must be a SendThread leg");
+        return NULL;
+    }
+    leg_t *leg = ((Leg *)args[0])->leg;
+    if (leg->srtp == NULL || srtp_protect_fn == NULL) {
+        PyErr_SetString(PyExc_ValueError, "emit: the leg has no SRTP session (or set_protect was not called)");
+        return NULL;
+    }
+    unsigned long v[5];
+    for (int i = 0; i < 5; i++) {
+        v[i] = PyLong_AsUnsignedLongMask(args[1 + i]);
+        if (v[i] == (unsigned long)-1 && PyErr_Occurred())
+            return NULL;
+    }
+    if (!PyBytes_Check(args[6]) || !PyBytes_Check(args[7])) {
+        PyErr_SetString(PyExc_TypeError, "emit: extension and payload must be bytes");
+        return NULL;
+    }
+    Py_ssize_t elen = PyBytes_GET_SIZE(args[6]), plen = PyBytes_GET_SIZE(args[7]);
+    Py_ssize_t n = 12 + elen + plen;
+    if (n > DATAGRAM_MAX - SRTP_TRAILER_MAX)
+        Py_RETURN_FALSE;
+    if (!self->started || self->pid != getpid()) {
+        if (sendthread_start(self) < 0)
+            return NULL;
+    }
+    size_t tail = atomic_load(&self->tail);
+    if (tail - atomic_load(&self->head) >= self->capacity) {
+        atomic_fetch_add(&self->dropped, 1);
+        sendthread_wake(self);
+        Py_RETURN_FALSE;
+    }
+    item_t *item = &self->ring[tail & (self->capacity - 1)];
+    unsigned char *d = item->data;
+    d[0] = (unsigned char)v[0];
+    d[1] = (unsigned char)v[1];
+    d[2] = (unsigned char)(v[2] >> 8);
+    d[3] = (unsigned char)v[2];
+    put32(d + 4, v[3]);
+    put32(d + 8, v[4]);
+    memcpy(d + 12, PyBytes_AS_STRING(args[6]), (size_t)elen);
+    memcpy(d + 12 + elen, PyBytes_AS_STRING(args[7]), (size_t)plen);
+    int len = (int)n;
+    if (srtp_protect_fn(leg->srtp, d, &len) != 0 || len <= 0 || len > DATAGRAM_MAX) {
+        self->protect_errors++;
+        Py_RETURN_FALSE;
+    }
+    atomic_fetch_add(&leg->refs, 1);
+    item->leg = leg;
+    item->len = (unsigned int)len;
+    atomic_store(&self->tail, tail + 1);
     if (((tail + 1) & 63) == 0)
         sendthread_wake(self);
     Py_RETURN_TRUE;
@@ -269,7 +353,7 @@ static PyObject *sendthread_stats(SendThread *self, PyObject *Py_UNUSED(ignored)
     size_t pending = 0;
     if (self->started && self->pid == getpid())
         pending = atomic_load(&self->tail) - atomic_load(&self->head);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:n,s:n,s:O}", "sent", (unsigned long long)atomic_load(&self->sent),
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:n,s:n,s:O}", "protect_errors", self->protect_errors, "sent", (unsigned long long)atomic_load(&self->sent),
                          "send_errors", (unsigned long long)atomic_load(&self->send_errors), "dropped",
                          (unsigned long long)atomic_load(&self->dropped), "wakeups",
                          (unsigned long long)atomic_load(&self->wakeups), "pending", (Py_ssize_t)pending,
@@ -283,13 +367,21 @@ static PyObject *sendthread_close(SendThread *self, PyObject *Py_UNUSED(ignored)
     Py_RETURN_NONE;
 }
 
-/* leg(fd, host, port) -> Leg: dup(fd) and the numeric IPv4/IPv6 address. */
+/* leg(fd, host, port, srtp=0, owner=None) -> Leg: dup(fd), the numeric IPv4/IPv6 address and,
+ * for emit, the address of the leg's SRTP session (srtp_t) with the object that owns it
+ * (pylibsrtp.Session), which the leg keeps alive. */
 static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
     (void)self;
     int fd, port;
     const char *host;
-    if (!PyArg_ParseTuple(args, "isi", &fd, &host, &port))
+    unsigned long long srtp = 0;
+    PyObject *owner = Py_None;
+    if (!PyArg_ParseTuple(args, "isi|KO", &fd, &host, &port, &srtp, &owner))
         return NULL;
+    if (srtp != 0 && owner == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "leg: an SRTP session needs its owner (kept alive by the leg)");
+        return NULL;
+    }
     if (port <= 0 || port > 65535) {
         PyErr_SetString(PyExc_ValueError, "leg: port out of range");
         return NULL;
@@ -319,6 +411,7 @@ static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     atomic_store(&leg->refs, 1);
+    leg->srtp = (void *)(uintptr_t)srtp;
     Leg *obj = PyObject_New(Leg, &LegType);
     if (obj == NULL) {
         close(leg->fd);
@@ -326,20 +419,25 @@ static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
         return NULL;
     }
     obj->leg = leg;
+    Py_INCREF(owner);
+    obj->owner = owner;
     return (PyObject *)obj;
 }
 
 static void leg_dealloc(Leg *self) {
     if (self->leg != NULL)
         leg_release(self->leg);
+    Py_XDECREF(self->owner);
     PyObject_Free(self);
 }
 
 static PyMethodDef sendthread_methods[] = {
     {"push", (PyCFunction)(void (*)(void))sendthread_push, METH_FASTCALL,
      "push(leg, buffer, length) -> bool: queue buffer[:length] for leg; False when the ring is full"},
+    {"emit", (PyCFunction)(void (*)(void))sendthread_emit, METH_FASTCALL,
+     "emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload) -> bool: build, protect, queue"},
     {"flush", (PyCFunction)sendthread_flush, METH_NOARGS, "wake the sending thread if it sleeps"},
-    {"leg", (PyCFunction)sendthread_leg, METH_VARARGS, "leg(fd, host, port): a destination"},
+    {"leg", (PyCFunction)sendthread_leg, METH_VARARGS, "leg(fd, host, port, srtp=0, owner=None): a destination"},
     {"pending", (PyCFunction)sendthread_pending, METH_NOARGS, "datagrams queued and not yet sent"},
     {"stats", (PyCFunction)sendthread_stats, METH_NOARGS, "counters"},
     {"close", (PyCFunction)sendthread_close, METH_NOARGS, "send what is queued and stop the thread"},
@@ -365,8 +463,27 @@ static PyTypeObject SendThreadType = {
     .tp_doc = "SendThread(capacity=8192): UDP datagrams sent in order by a thread without the GIL.",
 };
 
+/* set_protect(address): libsrtp's srtp_protect, from pylibsrtp's cffi binding. */
+static PyObject *set_protect(PyObject *module, PyObject *address) {
+    (void)module;
+    void *fn = PyLong_AsVoidPtr(address);
+    if (fn == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "set_protect: a function address");
+        return NULL;
+    }
+    srtp_protect_fn = (protect_fn)fn;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_protect", (PyCFunction)set_protect, METH_O, "set_protect(address of libsrtp's srtp_protect)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
+    .m_methods = module_methods,
     .m_name = "_sendthread",
     .m_doc = "The SFU's sending thread (see _sendthread.c).",
     .m_size = -1,

@@ -10,6 +10,7 @@ server and client peers side by side, and only the server's must forward without
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import struct
@@ -409,8 +410,9 @@ def rtp_emitter(
     through their own ``sendto``, TURN pairs through aioice. Sessions are used from the
     event loop only, so sharing the buffer with aiortc's own RTCP protection is safe.
 
-    With a ``sender`` (``realtime/media/sendthread.py``), host / srflx pairs queue the protected
-    datagram (copied out of the buffer) for the sending thread instead of sending it here."""
+    With a ``sender`` (``realtime/media/sendthread.py``), host / srflx pairs do all of it in one
+    C call (``SendThread.emit``): the packet is built and protected straight in the sending
+    thread's ring with the same libsrtp session, on this thread, and sent by that thread."""
     protect = srtp_lib.srtp_protect
     ctx = session._srtp[0]
     cdata = session._cdata
@@ -421,20 +423,11 @@ def rtp_emitter(
     pack_into = header.pack_into
     hlen = header.size
     protocol = pair.protocol
-    leg = sender_leg(sender, protocol, pair) if sender is not None else None
+    leg = sender_leg(sender, protocol, pair, session) if sender is not None else None
     if leg is not None:
-        push = sender.push
-
-        def emit_queued(b0: int, b1: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:
-            n = hlen + len(payload)
-            if n > limit:
-                return
-            pack_into(buffer, 0, b0, b1, seq, ts, ssrc, ext)
-            buffer[hlen:n] = payload
-            cell[0] = n
-            if not protect(ctx, cdata, cell):
-                push(leg, buffer, cell[0])
-
+        # the whole emit in C: header, extension and payload written into the ring, libsrtp
+        # protects them there (this thread), the sending thread sends
+        emit_queued: Emit = functools.partial(sender.emit, leg)
         return emit_queued
     raw = getattr(getattr(protocol, "transport", None), "_sock", None)
     if isinstance(protocol, StunProtocol) and raw is not None:
@@ -471,17 +464,25 @@ def rtp_emitter(
     return emit_copy
 
 
-def sender_leg(sender: Any, protocol: Any, pair: CandidatePair) -> Any:
-    """The sending thread's destination for a host / srflx pair: its UDP socket's descriptor (asyncio's
-    and uvloop's transports both expose it as ``get_extra_info("socket")``) and the remote
-    address; None for TURN pairs (aioice relays them) or an address the thread cannot take."""
+def srtp_protect_address() -> int:
+    """The address of libsrtp's ``srtp_protect`` as linked into pylibsrtp 1.0.0 (its cffi
+    binding), for the sending thread's ``emit``."""
+    return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+
+
+def sender_leg(sender: Any, protocol: Any, pair: CandidatePair, session: Session) -> Any:
+    """The sending thread's destination for a host / srflx pair: its UDP socket's descriptor
+    (asyncio's and uvloop's transports both expose it as ``get_extra_info("socket")``), the
+    remote address and the SRTP session (``srtp_t``, kept alive by the leg); None for TURN pairs
+    (aioice relays them) or an address the thread cannot take."""
     if not isinstance(protocol, StunProtocol) or protocol.transport is None:
         return None
     sock = protocol.transport.get_extra_info("socket")
     if sock is None:
         return None
     try:
-        return sender.leg(sock.fileno(), str(pair.remote_addr[0]), int(pair.remote_addr[1]))
+        ctx = int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
+        return sender.leg(sock.fileno(), str(pair.remote_addr[0]), int(pair.remote_addr[1]), ctx, session)
     except (ValueError, OSError):
         return None
 
@@ -575,6 +576,7 @@ __all__ = [
     "sender_header_extensions",
     "sender_leg",
     "sender_rtx_payload_type",
+    "srtp_protect_address",
     "srtp_sender",
     "vp8_packetize",
 ]

@@ -1,8 +1,9 @@
 """The process's sending thread for forwarded RTP (the C extension ``realtime/media/_sendthread.c``).
 
-With it on (the default, ``SMO_MEDIA_SEND_THREAD``), a slot's fused emit rewrites and protects
-each packet on the event loop as before and then copies the datagram into a ring; a thread
-without the GIL sends the ring in order. The event loop no longer spends the kernel's send
+With it on (the default, ``SMO_MEDIA_SEND_THREAD``), a slot's emit is one C call on the event
+loop: the RTP header, the slot's extension block and the publisher's payload are written into
+a ring slot and libsrtp protects them there with the subscriber's session (as before, on the
+event loop's thread); a thread without the GIL sends the ring in order. The event loop no longer spends the kernel's send
 (most of a forwarded packet's cost) and goes on with signalling, chat and the next packets;
 the send runs on another core. ``flush`` wakes the thread once per publisher packet (after the
 fan-out), so a 200-way fan-out costs one wake-up, not 200.
@@ -49,6 +50,10 @@ def current() -> Any:
     if not _enabled or _SendThread is None:
         return None
     if _sendthread is None:
+        from realtime.media import _sendthread as module
+        from realtime.media.hooks import srtp_protect_address
+
+        module.set_protect(srtp_protect_address())
         _sendthread = _SendThread(CAPACITY)
     return _sendthread
 
