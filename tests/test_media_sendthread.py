@@ -177,6 +177,16 @@ async def test_forwarded_media_goes_through_the_thread_when_on(send_thread: bool
             assert through_thread >= forwarded * 0.9 > 0
         else:
             assert through_thread == 0
+
+        # The SFU's sender reports reach Bob (through the thread when on, aiortc's path when off).
+        async def sender_reports() -> int:
+            stats = await bob.pc.getStats()
+            return sum(1 for s in stats.values() if s.type == "remote-outbound-rtp")
+
+        deadline = time.monotonic() + 10
+        while await sender_reports() < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert await sender_reports() >= 2
     finally:
         await alice.close()
         await bob.close()

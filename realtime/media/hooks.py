@@ -33,6 +33,7 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
+    is_rtcp,
     pack_remb_fci,
     unwrap_rtx,
 )
@@ -55,6 +56,8 @@ SENDER_EXTENSIONS_MAP = "_RTCRtpSender__rtp_header_extensions_map"
 SENDER_COUNTERS = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count")
 SENDER_LSR = "_RTCRtpSender__lsr"
 TRANSPORT_TAPPED = "_smo_rtp_tap"
+TRANSPORT_SEND_THREAD = "_smo_send_thread"
+TRANSPORT_TX = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 RTX_ROUTED = "_smo_rtx_routing"
 RECEIVER_FORWARDING = "_smo_forwarding_receive"
 RECEIVER_PRIVATE = {
@@ -464,25 +467,67 @@ def rtp_emitter(
     return emit_copy
 
 
+def install_transport_send_thread(transport: RTCDtlsTransport, sender: Any) -> bool:
+    """Route what aiortc itself sends through ``RTCDtlsTransport._send_rtp`` on this (bundle)
+    transport — its senders' RTCP (SR, SDES, BYE), its receivers' RTCP (RR, NACK, PLI) and
+    any RTP it sends — through the sending thread: protected here (on the event loop, the
+    same pylibsrtp session as before) and queued behind the forwarded packets of the same leg,
+    instead of aiortc's send through aioice on the event loop. TURN pairs and addresses the
+    thread cannot take keep aiortc's path. The transport's own counters (``getStats``) are kept.
+    Idempotent; returns False if already installed."""
+    if getattr(transport, TRANSPORT_SEND_THREAD, False):
+        return False
+    original = transport._send_rtp
+    nominated = nominated_pairs(transport)
+    current: list[Any] = [None, None]  # [pair, leg]
+    push, flush = sender.push, sender.flush
+
+    async def send_rtp(data: bytes) -> None:
+        pair = nominated.get(1)
+        if pair is None or transport.state != "connected":
+            await original(data)
+            return
+        if current[0] is not pair:
+            current[0], current[1] = pair, sender_leg(sender, pair.protocol, pair, None)
+        leg = current[1]
+        if leg is None:
+            await original(data)
+            return
+        srtp = transport._tx_srtp
+        data = srtp.protect_rtcp(data) if is_rtcp(data) else srtp.protect(data)
+        push(leg, data, len(data))
+        flush()
+        setattr(transport, TRANSPORT_TX[0], getattr(transport, TRANSPORT_TX[0]) + len(data))
+        setattr(transport, TRANSPORT_TX[1], getattr(transport, TRANSPORT_TX[1]) + 1)
+
+    transport._send_rtp = send_rtp  # type: ignore[method-assign]
+    setattr(transport, TRANSPORT_SEND_THREAD, True)
+    return True
+
+
 def srtp_protect_address() -> int:
     """The address of libsrtp's ``srtp_protect`` as linked into pylibsrtp 1.0.0 (its cffi
     binding), for the sending thread's ``emit``."""
     return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
 
 
-def sender_leg(sender: Any, protocol: Any, pair: CandidatePair, session: Session) -> Any:
+def sender_leg(sender: Any, protocol: Any, pair: CandidatePair, session: Session | None) -> Any:
     """The sending thread's destination for a host / srflx pair: its UDP socket's descriptor
     (asyncio's and uvloop's transports both expose it as ``get_extra_info("socket")``), the
-    remote address and the SRTP session (``srtp_t``, kept alive by the leg); None for TURN pairs
-    (aioice relays them) or an address the thread cannot take."""
+    remote address and the SRTP session (``srtp_t``, kept alive by the leg) for ``emit``
+    (None: the caller protects and ``push``es); None for TURN pairs (aioice relays them) or an
+    address the thread cannot take."""
     if not isinstance(protocol, StunProtocol) or protocol.transport is None:
         return None
     sock = protocol.transport.get_extra_info("socket")
     if sock is None:
         return None
     try:
+        host, port = str(pair.remote_addr[0]), int(pair.remote_addr[1])
+        if session is None:
+            return sender.leg(sock.fileno(), host, port)
         ctx = int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
-        return sender.leg(sock.fileno(), str(pair.remote_addr[0]), int(pair.remote_addr[1]), ctx, session)
+        return sender.leg(sock.fileno(), host, port, ctx, session)
     except (ValueError, OSError):
         return None
 
@@ -565,6 +610,7 @@ __all__ = [
     "install_sender_keyframe_hook",
     "install_sender_report_hook",
     "install_sender_retransmit",
+    "install_transport_send_thread",
     "install_transport_tap",
     "nominated_pair",
     "nominated_pairs",

@@ -246,6 +246,10 @@ class Peer:
         # The bundle transport is settled now: take the publishers' RTP at it.
         for pub in self.publications.values():
             hooks.install_transport_tap(pub.receiver.transport, self._on_rtp)
+        sender = sendthread.current()
+        if sender is not None:  # aiortc's own RTCP of this connection leaves through the thread too
+            for transceiver in self.pc.getTransceivers():
+                hooks.install_transport_send_thread(transceiver.sender.transport, sender)
         return self.pc.localDescription.sdp, added
 
     def _publish(
