@@ -175,6 +175,10 @@ async def test_forwarded_media_goes_through_the_thread_when_on(send_thread: bool
         through_thread = sendthread.stats().get("sent", 0) - before
         if send_thread:
             assert through_thread >= forwarded * 0.9 > 0
+            # one leg (one duplicated socket) per connection, shared by its slots
+            bound = [s for s in sfu.room(1).peers["u:2"].slots.values() if s.packets_sent]
+            assert len(bound) >= 2
+            assert len({id(s._emit.args[0]) for s in bound}) == 1  # type: ignore[attr-defined]
         else:
             assert through_thread == 0
 

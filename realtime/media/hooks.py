@@ -57,6 +57,7 @@ SENDER_COUNTERS = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count")
 SENDER_LSR = "_RTCRtpSender__lsr"
 TRANSPORT_TAPPED = "_smo_rtp_tap"
 TRANSPORT_SEND_THREAD = "_smo_send_thread"
+TRANSPORT_LEG = "_smo_send_leg"  # (pair, session, leg): one leg per connection, shared by its slots
 TRANSPORT_TX = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 RTX_ROUTED = "_smo_rtx_routing"
 RECEIVER_FORWARDING = "_smo_forwarding_receive"
@@ -426,7 +427,7 @@ def rtp_emitter(
     pack_into = header.pack_into
     hlen = header.size
     protocol = pair.protocol
-    leg = sender_leg(sender, protocol, pair, session) if sender is not None else None
+    leg = transport_leg(sender, transport, pair, session) if sender is not None else None
     if leg is not None:
         # the whole emit in C: header, extension and payload written into the ring, libsrtp
         # protects them there (this thread), the sending thread sends
@@ -479,7 +480,6 @@ def install_transport_send_thread(transport: RTCDtlsTransport, sender: Any) -> b
         return False
     original = transport._send_rtp
     nominated = nominated_pairs(transport)
-    current: list[Any] = [None, None]  # [pair, leg]
     push, flush = sender.push, sender.flush
 
     async def send_rtp(data: bytes) -> None:
@@ -487,13 +487,11 @@ def install_transport_send_thread(transport: RTCDtlsTransport, sender: Any) -> b
         if pair is None or transport.state != "connected":
             await original(data)
             return
-        if current[0] is not pair:
-            current[0], current[1] = pair, sender_leg(sender, pair.protocol, pair, None)
-        leg = current[1]
+        srtp = transport._tx_srtp
+        leg = transport_leg(sender, transport, pair, srtp)
         if leg is None:
             await original(data)
             return
-        srtp = transport._tx_srtp
         data = srtp.protect_rtcp(data) if is_rtcp(data) else srtp.protect(data)
         push(leg, data, len(data))
         flush()
@@ -509,6 +507,20 @@ def srtp_protect_address() -> int:
     """The address of libsrtp's ``srtp_protect`` as linked into pylibsrtp 1.0.0 (its cffi
     binding), for the sending thread's ``emit``."""
     return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+
+
+def transport_leg(
+    sender: Any, transport: RTCDtlsTransport | None, pair: CandidatePair, session: Session
+) -> Any:
+    """``sender_leg`` for a connection, made once per (nominated pair, SRTP session) and shared
+    by all its slots and its RTCP: one duplicated descriptor per connection, not one per slot."""
+    cached = getattr(transport, TRANSPORT_LEG, None) if transport is not None else None
+    if cached is not None and cached[0] is pair and cached[1] is session:
+        return cached[2]
+    leg = sender_leg(sender, pair.protocol, pair, session)
+    if transport is not None:
+        setattr(transport, TRANSPORT_LEG, (pair, session, leg))
+    return leg
 
 
 def sender_leg(sender: Any, protocol: Any, pair: CandidatePair, session: Session | None) -> Any:
@@ -624,5 +636,6 @@ __all__ = [
     "sender_rtx_payload_type",
     "srtp_protect_address",
     "srtp_sender",
+    "transport_leg",
     "vp8_packetize",
 ]
