@@ -215,16 +215,52 @@ static void sendthread_dealloc(SendThread *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* The leg passed as an argument, or NULL with a TypeError. */
+static leg_t *arg_leg(PyObject *obj, const char *who) {
+    if (!PyObject_TypeCheck(obj, &LegType)) {
+        PyErr_Format(PyExc_TypeError, "%s: leg must be a SendThread leg", who);
+        return NULL;
+    }
+    return ((Leg *)obj)->leg;
+}
+
+/* The ring's next free slot, the thread started first if this process has none yet. NULL:
+ * with an exception set (the thread could not start), or with *full set (counted as dropped,
+ * the thread woken to make room). */
+static item_t *ring_slot(SendThread *self, int *full) {
+    *full = 0;
+    if ((!self->started || self->pid != getpid()) && sendthread_start(self) < 0)
+        return NULL;
+    size_t tail = atomic_load(&self->tail);
+    if (tail - atomic_load(&self->head) >= self->capacity) {
+        atomic_fetch_add(&self->dropped, 1);
+        sendthread_wake(self);
+        *full = 1;
+        return NULL;
+    }
+    return &self->ring[tail & (self->capacity - 1)];
+}
+
+/* Hand the filled slot to the thread (it now holds a reference to the leg). */
+static void ring_commit(SendThread *self, item_t *item, leg_t *leg, unsigned int len) {
+    atomic_fetch_add(&leg->refs, 1);
+    item->leg = leg;
+    item->len = len;
+    size_t tail = atomic_load(&self->tail) + 1;
+    atomic_store(&self->tail, tail);
+    if ((tail & 63) == 0) /* large bursts wake the thread before the burst's flush */
+        sendthread_wake(self);
+}
+
 /* push(leg, buffer, length) -> bool: copies buffer[:length] into the ring; False if full. */
 static PyObject *sendthread_push(SendThread *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "push(leg, buffer, length)");
         return NULL;
     }
-    if (!PyObject_TypeCheck(args[0], &LegType)) {
-        PyErr_SetString(PyExc_TypeError, "push: leg must be a SendThread leg");
+    leg_t *leg = arg_leg(args[0], "push");
+    if (leg == NULL)
         return NULL;
-    }
     Py_ssize_t length = PyLong_AsSsize_t(args[2]);
     if (length == -1 && PyErr_Occurred())
         return NULL;
@@ -236,30 +272,17 @@ static PyObject *sendthread_push(SendThread *self, PyObject *const *args, Py_ssi
         PyErr_SetString(PyExc_ValueError, "push: length out of range");
         return NULL;
     }
-    if (!self->started || self->pid != getpid()) {
-        if (sendthread_start(self) < 0) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-    }
-    size_t tail = atomic_load(&self->tail);
-    if (tail - atomic_load(&self->head) >= self->capacity) {
+    int full;
+    item_t *item = ring_slot(self, &full);
+    if (item == NULL) {
         PyBuffer_Release(&view);
-        atomic_fetch_add(&self->dropped, 1);
-        sendthread_wake(self);
-        Py_RETURN_FALSE;
+        if (full)
+            Py_RETURN_FALSE;
+        return NULL;
     }
-    item_t *item = &self->ring[tail & (self->capacity - 1)];
-    leg_t *leg = ((Leg *)args[0])->leg;
-    atomic_fetch_add(&leg->refs, 1);
-    item->leg = leg;
-    item->len = (unsigned int)length;
     memcpy(item->data, view.buf, (size_t)length);
     PyBuffer_Release(&view);
-    atomic_store(&self->tail, tail + 1);
-    /* Large bursts wake the thread before the burst's flush. */
-    if (((tail + 1) & 63) == 0)
-        sendthread_wake(self);
+    ring_commit(self, item, leg, (unsigned int)length);
     Py_RETURN_TRUE;
 }
 
@@ -280,11 +303,9 @@ static PyObject *sendthread_emit(SendThread *self, PyObject *const *args, Py_ssi
         PyErr_SetString(PyExc_TypeError, "emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload)");
         return NULL;
     }
-    if (!PyObject_TypeCheck(args[0], &LegType)) {
-        PyErr_SetString(PyExc_TypeError, "emit: leg must be a SendThread leg");
+    leg_t *leg = arg_leg(args[0], "emit");
+    if (leg == NULL)
         return NULL;
-    }
-    leg_t *leg = ((Leg *)args[0])->leg;
     if (leg->srtp == NULL || srtp_protect_fn == NULL) {
         PyErr_SetString(PyExc_ValueError, "emit: the leg has no SRTP session (or set_protect was not called)");
         return NULL;
@@ -303,17 +324,13 @@ static PyObject *sendthread_emit(SendThread *self, PyObject *const *args, Py_ssi
     Py_ssize_t n = 12 + elen + plen;
     if (n > DATAGRAM_MAX - SRTP_TRAILER_MAX)
         Py_RETURN_FALSE;
-    if (!self->started || self->pid != getpid()) {
-        if (sendthread_start(self) < 0)
-            return NULL;
+    int full;
+    item_t *item = ring_slot(self, &full);
+    if (item == NULL) {
+        if (full)
+            Py_RETURN_FALSE;
+        return NULL;
     }
-    size_t tail = atomic_load(&self->tail);
-    if (tail - atomic_load(&self->head) >= self->capacity) {
-        atomic_fetch_add(&self->dropped, 1);
-        sendthread_wake(self);
-        Py_RETURN_FALSE;
-    }
-    item_t *item = &self->ring[tail & (self->capacity - 1)];
     unsigned char *d = item->data;
     d[0] = (unsigned char)v[0];
     d[1] = (unsigned char)v[1];
@@ -328,12 +345,7 @@ static PyObject *sendthread_emit(SendThread *self, PyObject *const *args, Py_ssi
         self->protect_errors++;
         Py_RETURN_FALSE;
     }
-    atomic_fetch_add(&leg->refs, 1);
-    item->leg = leg;
-    item->len = (unsigned int)len;
-    atomic_store(&self->tail, tail + 1);
-    if (((tail + 1) & 63) == 0)
-        sendthread_wake(self);
+    ring_commit(self, item, leg, (unsigned int)len);
     Py_RETURN_TRUE;
 }
 
