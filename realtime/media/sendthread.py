@@ -1,12 +1,12 @@
-"""The process's sending thread for forwarded RTP (the C extension ``realtime/media/_sendthread.c``).
+"""The process's sending thread for forwarded RTP (the C extension ``_sendthread.c``).
 
 With it on (the default, ``SMO_MEDIA_SEND_THREAD``), a slot's emit is one C call on the event
 loop: the RTP header, the slot's extension block and the publisher's payload are written into
 a ring slot and libsrtp protects them there with the subscriber's session (as before, on the
-event loop's thread); a thread without the GIL sends the ring in order. The event loop no longer spends the kernel's send
-(most of a forwarded packet's cost) and goes on with signalling, chat and the next packets;
-the send runs on another core. ``flush`` wakes the thread once per publisher packet (after the
-fan-out), so a 200-way fan-out costs one wake-up, not 200.
+event loop's thread); a thread without the GIL sends the ring in order. The event loop no
+longer spends the kernel's send (most of a forwarded packet's cost) and goes on with
+signalling, chat and the next packets; the send runs on another core. ``flush`` wakes the
+thread once per publisher packet (after the fan-out), so a 200-way fan-out costs one wake-up.
 
 Without the compiled extension (an install without a C compiler) or with the setting off, the
 slots send from the event loop as before (``hooks.rtp_emitter``'s direct path)."""
