@@ -68,9 +68,11 @@ def create_realtime(runtime: Runtime) -> tuple[socketio.AsyncServer, Any]:
         logger=False,
         engineio_logger=False,
     )
+    from realtime.media.service import media_status
     from realtime.namespaces import register_namespaces
 
     register_namespaces(sio, runtime)
+    runtime.services["media_status"] = lambda: media_status(runtime)  # /healthz
     runtime.live = LiveRooms(runtime)
     return sio, socketio.ASGIApp(sio, socketio_path="socket.io")
 

@@ -10,6 +10,10 @@ async def test_healthz_reports_database(client: WebClient) -> None:
     assert {k: body[k] for k in ("status", "checks")} == {"status": "ok", "checks": {"database": "ok"}}
     # Transcription is reported beside the checks (optional: it never makes the server unhealthy).
     assert body["transcription"]["status"] in ("ok", "checking")
+    # The media node: its peers and its sending thread (on by default, running once used).
+    media = body["media"]
+    assert media["peers"] == 0
+    assert media["send_thread"]["enabled"] is True
 
 
 async def test_unknown_page_is_a_typed_404(client: WebClient) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from realtime.media import sendthread
 from realtime.media.config import MediaConfig
 from realtime.media.errors import MicLocked
 from realtime.media.placement import NodeUnavailable, NotOwner, Placement, default_node_id
@@ -370,6 +371,17 @@ class MediaService:
 def recording_wanted(state: RoomState) -> bool:
     """The log's switch, until the meeting is over."""
     return state.recording and state.status not in ("ended", "cancelled")
+
+
+def media_status(runtime: Runtime) -> dict[str, Any]:
+    """For /healthz: this process's media peers and its sending thread (sent, dropped, ...);
+    the service itself starts with the first media message."""
+    service: MediaService | None = runtime.services.get(SERVICE_KEY)
+    return {
+        "node": service.node_id if service is not None else None,
+        "peers": service.sfu.peer_count() if service is not None else 0,
+        "send_thread": sendthread.stats(),
+    }
 
 
 def media_service(runtime: Runtime) -> MediaService:

@@ -30,8 +30,15 @@ async def healthz(request: Request) -> Response:
     # Transcription is optional: its state (and why it cannot run) is reported, not required.
     service = runtime.services.get("transcriber")
     transcription = service.status() if service is not None else {"status": "disabled"}
+    media_status = runtime.services.get("media_status")  # realtime/media/service.py
+    media = media_status() if media_status is not None else {"status": "disabled"}
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks, "transcription": transcription},
+        {
+            "status": "ok" if healthy else "degraded",
+            "checks": checks,
+            "transcription": transcription,
+            "media": media,
+        },
         status_code=200 if healthy else 503,
     )
 
