@@ -417,6 +417,12 @@ def rtp_emitter(
     With a ``sender`` (``realtime/media/sendthread.py``), host / srflx pairs do all of it in one
     C call (``SendThread.emit``): the packet is built and protected straight in the sending
     thread's ring with the same libsrtp session, on this thread, and sent by that thread."""
+    leg = transport_leg(sender, transport, pair, session) if sender is not None else None
+    if leg is not None:
+        # the whole emit in C: header, extension and payload written into the ring, libsrtp
+        # protects them there (this thread), the sending thread sends
+        emit_queued: Emit = functools.partial(sender.emit, leg)
+        return emit_queued
     protect = srtp_lib.srtp_protect
     ctx = session._srtp[0]
     cdata = session._cdata
@@ -427,12 +433,6 @@ def rtp_emitter(
     pack_into = header.pack_into
     hlen = header.size
     protocol = pair.protocol
-    leg = transport_leg(sender, transport, pair, session) if sender is not None else None
-    if leg is not None:
-        # the whole emit in C: header, extension and payload written into the ring, libsrtp
-        # protects them there (this thread), the sending thread sends
-        emit_queued: Emit = functools.partial(sender.emit, leg)
-        return emit_queued
     raw = getattr(getattr(protocol, "transport", None), "_sock", None)
     if isinstance(protocol, StunProtocol) and raw is not None:
         sendto = raw.sendto
