@@ -59,3 +59,50 @@ async def test_queued_actions_commit_together_and_fail_alone(server: LiveServer,
             )
         ).all()
     assert list(logged) == list(range(1, len(logged) + 1))
+
+
+async def test_joins_share_a_transaction_and_each_joiner_sees_every_event_once(
+    server: LiveServer, cast: Cast
+) -> None:
+    """The start of a meeting: people join while others chat. Joins queue and commit together
+    like any other action; each joiner's snapshot (or replay) plus its live events hold every
+    later event exactly once, in order."""
+    room: RoomService = server.runtime.services[SERVICE_KEY]
+    host, _ = await cast.joined("methodist")
+    member, _ = await cast.joined("member")
+    await host.ok("meeting.start")
+    plan = [{"name": "Первая", "members": [cast.key("member")]}]
+    await host.ok("groups.start", {"groups": plan, "duration": 600})
+    # A group's chat in the log: a replay must filter it with the meeting's state, which it now
+    # gets from the batch (asking the service for it under the meeting's lock would wait forever).
+    await member.ok("chat.send", {"text": "В группе"})
+    joiners = {
+        role: await cast.client(role).connect() for role in ("mo_head", "teacher2", "teacher3", "guest")
+    }
+    again = await cast.client("member").connect()  # a second tab, catching up from the start
+    before = dict(room.stats)
+    async with room.locked(cast.meeting.id):
+        calls: list[asyncio.Future[object]] = []
+        for i, client in enumerate(joiners.values()):
+            calls.append(asyncio.ensure_future(host.emit_ack("chat.send", {"text": f"до {i}"})))
+            calls.append(asyncio.ensure_future(client.emit_ack("join", {"meeting_id": cast.meeting.id})))
+        replay = asyncio.ensure_future(again.emit_ack("join", {"meeting_id": cast.meeting.id, "last_seq": 0}))
+        calls.append(replay)
+        calls.append(asyncio.ensure_future(host.emit_ack("chat.send", {"text": "после"})))
+        await asyncio.sleep(0.5)
+        assert not any(c.done() for c in calls)
+    acks: list[dict] = await asyncio.wait_for(asyncio.gather(*calls), 20)  # type: ignore[type-arg]
+    assert all(a["ok"] for a in acks), acks
+    assert room.stats["batches"] - before["batches"] <= 3  # the joins did not run one by one
+    last = max(a["seq"] for a in acks if "seq" in a)
+    for role, client in joiners.items():
+        snapshot = next(a["state"] for a, c in zip(acks[1::2], joiners.values(), strict=False) if c is client)
+        assert snapshot["participants"][cast.key(role)]["connected"], role
+        await client.wait_seq(last)
+        live = client.seqs()
+        assert live == list(range(snapshot["last_seq"] + 1, last + 1)), (role, snapshot["last_seq"], live)
+    replayed = replay.result()["events"]
+    await again.wait_seq(last)
+    seen = [e["seq"] for e in replayed] + again.seqs()
+    assert seen == sorted(set(seen)) and seen[-1] == last  # once each, in order, to the end
+    assert "В группе" in [e["payload"].get("text") for e in replayed if e["type"] == "chat.message"]

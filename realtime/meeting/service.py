@@ -45,11 +45,15 @@ class _ActionFailed(Exception):
     """Rolls back the transaction of a lone action that raised (its future holds the error)."""
 
 
+After = Callable[[RoomState], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class _Queued:
     action: Action[Any]
     skip_sid: str | None
     future: asyncio.Future[Outcome[Any]]
+    after: After | None = None
 
 
 class RoomService:
@@ -107,16 +111,6 @@ class RoomService:
         self._cache[meeting_id] = state
         return state
 
-    def _advance(self, meeting_id: int, events: list[LoggedEvent]) -> None:
-        state = self._cache.get(meeting_id)
-        if state is None:
-            return
-        for event in events:
-            if event.seq != state.last_seq + 1:
-                self._cache.pop(meeting_id, None)  # a gap: re-fold from the log next time
-                return
-            state.apply(event)
-
     def cached_state(self, meeting_id: int) -> RoomState | None:
         """This process's fold, possibly behind other processes' latest events (no I/O)."""
         return self._cache.get(meeting_id)
@@ -135,7 +129,7 @@ class RoomService:
         action: Action[T],
         *,
         skip_sid: str | None = None,
-        after: Callable[[RoomState], Awaitable[None]] | None = None,
+        after: After | None = None,
     ) -> Outcome[T]:
         """Run ``action(session, exact_state)`` durably; broadcast its events after the commit,
         in order; return (so the caller acknowledges) only after both.
@@ -145,13 +139,16 @@ class RoomService:
         each inside its own SAVEPOINT (a failing action is rolled back alone and gets its own
         error), folding each one's events into the state the next one sees. One commit (one
         fsync on SQLite) then makes the whole batch durable; the events are broadcast in
-        sequence order and only then is anyone acknowledged. ``after(state)`` runs last, still
-        under the lock (e.g. a snapshot that no concurrent event can overtake): such actions
-        run alone."""
-        if after is not None:
-            return await self._commit_alone(meeting_id, action, skip_sid, after)
+        sequence order and only then is anyone acknowledged.
+
+        ``after(state)`` runs once the whole batch is committed and its events delivered to
+        this process's connections (with Redis: past a fence), still under the lock, with the
+        state as of the batch's end: a joiner's snapshot, taken there, holds every event of the
+        batch, and the joiner enters the Socket.IO rooms only then, so no later event can be
+        missing from both and none arrives twice. Joins at the start of a meeting therefore
+        share transactions like every other action."""
         future: asyncio.Future[Outcome[Any]] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(meeting_id, []).append(_Queued(action, skip_sid, future))
+        self._pending.setdefault(meeting_id, []).append(_Queued(action, skip_sid, future, after))
         if meeting_id not in self._drainers:
             self._drainers[meeting_id] = asyncio.create_task(self._drain(meeting_id))
         return await future
@@ -206,6 +203,14 @@ class RoomService:
                     raise
                 for queued, outcome in done:
                     await self.broadcaster.events(meeting_id, outcome.events, queued.skip_sid, state)
+                followers = [queued for queued, _ in done if queued.after is not None]
+                if followers:
+                    await self.fence()
+                for queued in followers:
+                    try:
+                        await queued.after(state)  # type: ignore[misc]
+                    except Exception as exc:
+                        queued.future.set_exception(exc)
         except BaseException as exc:
             for queued in batch:
                 if not queued.future.done():
@@ -218,28 +223,6 @@ class RoomService:
         for queued, outcome in done:
             if not queued.future.done():
                 queued.future.set_result(outcome)
-
-    async def _commit_alone(
-        self,
-        meeting_id: int,
-        action: Action[T],
-        skip_sid: str | None,
-        after: Callable[[RoomState], Awaitable[None]],
-    ) -> Outcome[T]:
-        async with self.locked(meeting_id):
-            async with self.runtime.db.transaction() as session:
-                meeting = await room_domain.lock_meeting(session, meeting_id)
-                state = await self._exact(session, meeting)
-                outcome = await action(session, state)
-            self._advance(meeting_id, outcome.events)
-            await self.broadcaster.events(meeting_id, outcome.events, skip_sid, state)
-            cached = self._cache.get(meeting_id)
-            if cached is None or (outcome.events and cached.last_seq != outcome.events[-1].seq):
-                async with self.runtime.db.read() as session:
-                    meeting = await room_domain.get_meeting(session, meeting_id)
-                    cached = await self._exact(session, meeting)
-            await after(cached)
-        return outcome
 
     # --- presence housekeeping --------------------------------------------------------------
     async def keep_presence(self) -> None:
@@ -334,12 +317,16 @@ class RoomService:
             self._fences.pop(token, None)
             log.warning("room fence timed out")
 
-    async def replay(self, meeting_id: int, viewer: str, after_seq: int) -> list[dict[str, Any]]:
-        """Exactly the events after ``after_seq`` that ``viewer`` may see, in order."""
+    async def replay(
+        self, meeting_id: int, viewer: str, after_seq: int, state: RoomState | None = None
+    ) -> list[dict[str, Any]]:
+        """Exactly the events after ``after_seq`` that ``viewer`` may see, in order. Under the
+        meeting's lock, pass its ``state`` (``current_state`` would wait for that lock)."""
         async with self.runtime.db.read() as session:
             events = await events_after(session, meeting_id, max(after_seq, 0))
         wire = [e.to_wire() for e in events]
-        state = await self.current_state(meeting_id) if any(_group_chat(e) for e in wire) else None
+        if state is None and any(_group_chat(e) for e in wire):
+            state = await self.current_state(meeting_id)
         return [e for e in wire if visible_to(e, viewer, state)]
 
     async def emit(self, to: str | list[str], event: str, data: Any) -> None:

@@ -34,7 +34,11 @@ async def join(ctx: HandlerContext, msg: Join) -> dict[str, Any]:
     room = ctx.room
     key = ctx.participant
 
+    result: dict[str, Any] = {"participant": key, "events": []}
+    office = False
+
     async def enter(session: AsyncSession, state: RoomState) -> Outcome[dict[str, Any]]:
+        nonlocal office
         meeting = await room_domain.get_meeting(session, msg.meeting_id)
         office = await room_domain.office_moderator(session, meeting, ctx.user)
         actor = ctx.actor.__class__(key=key, user=ctx.user, guest=ctx.guest, office_moderator=office)
@@ -45,31 +49,29 @@ async def join(ctx: HandlerContext, msg: Join) -> dict[str, Any]:
             raise AppError("not_connected", status=409)
         if entry.status == "in" and state.status != "ended":
             await room.presence.add(msg.meeting_id, key, ctx.sid)
-        await room.fence()
-        await room.sio.enter_room(ctx.sid, room.participant_room(msg.meeting_id, key))
-        if entry.status == "in":
-            await room.sio.enter_room(ctx.sid, room.meeting_room(msg.meeting_id))
-        session_data.update(meeting_id=msg.meeting_id, status=entry.status, office_moderator=office)
+        result.update(status=entry.status, moderator=entry.moderator)
         return Outcome(outcome.events, {"status": entry.status, "moderator": entry.moderator})
 
-    result: dict[str, Any] = {"participant": key, "events": []}
-
     async def catch_up(state: RoomState) -> None:
-        # Under the meeting's lock: later events reach this connection as "event"s.
-        if result.get("status") != "in":
+        # Under the meeting's lock, once every event committed so far (this join's batch
+        # included) has reached this process's connections: the snapshot (or the replay) holds
+        # them all, and the connection enters the rooms only now, so later events come as
+        # "event"s, none missing and none twice.
+        if not room.sio.manager.is_connected(ctx.sid, "/"):
+            return  # gone meanwhile: its disconnect handler records the leave
+        status = result["status"]
+        await room.sio.enter_room(ctx.sid, room.participant_room(msg.meeting_id, key))
+        if status == "in":
+            await room.sio.enter_room(ctx.sid, room.meeting_room(msg.meeting_id))
+        session_data.update(meeting_id=msg.meeting_id, status=status, office_moderator=office)
+        if status != "in":
             return
         if msg.last_seq is None:
             result["state"] = state.snapshot(key)
         else:
-            result["events"] = await room.replay(msg.meeting_id, key, msg.last_seq)
+            result["events"] = await room.replay(msg.meeting_id, key, msg.last_seq, state)
 
-    async def enter_and_note(session: AsyncSession, state: RoomState) -> Outcome[dict[str, Any]]:
-        outcome = await enter(session, state)
-        assert outcome.value is not None
-        result.update(outcome.value)
-        return outcome
-
-    await room.commit(msg.meeting_id, enter_and_note, skip_sid=ctx.sid, after=catch_up)
+    await room.commit(msg.meeting_id, enter, skip_sid=ctx.sid, after=catch_up)
     return result
 
 
