@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -82,7 +83,7 @@ async def test_joins_share_a_transaction_and_each_joiner_sees_every_event_once(
     again = await cast.client("member").connect()  # a second tab, catching up from the start
     before = dict(room.stats)
     async with room.locked(cast.meeting.id):
-        calls: list[asyncio.Future[object]] = []
+        calls: list[asyncio.Future[Any]] = []
         for i, client in enumerate(joiners.values()):
             calls.append(asyncio.ensure_future(host.emit_ack("chat.send", {"text": f"до {i}"})))
             calls.append(asyncio.ensure_future(client.emit_ack("join", {"meeting_id": cast.meeting.id})))
@@ -91,7 +92,7 @@ async def test_joins_share_a_transaction_and_each_joiner_sees_every_event_once(
         calls.append(asyncio.ensure_future(host.emit_ack("chat.send", {"text": "после"})))
         await asyncio.sleep(0.5)
         assert not any(c.done() for c in calls)
-    acks: list[dict] = await asyncio.wait_for(asyncio.gather(*calls), 20)  # type: ignore[type-arg]
+    acks: list[dict[str, Any]] = list(await asyncio.wait_for(asyncio.gather(*calls), 20))
     assert all(a["ok"] for a in acks), acks
     assert room.stats["batches"] - before["batches"] <= 3  # the joins did not run one by one
     last = max(a["seq"] for a in acks if "seq" in a)
