@@ -79,8 +79,14 @@ async def media_offer(ctx: HandlerContext, msg: Offer) -> dict[str, Any]:
     if ctx.state is not None:
         require_open(ctx.state)
     # The room the log puts this person in: the main room or their breakout group's
-    # (docs/groups.md); read exactly, as a move may have just been committed elsewhere.
-    group = room_of(await ctx.room.current_state(ctx.meeting_id), ctx.participant)
+    # (docs/groups.md). While groups exist, read exactly, as a move may have just been committed
+    # elsewhere. Otherwise this process's fold answers without waiting for the meeting's lock
+    # (a join storm holds it batch after batch); should groups have just started on another
+    # process, the media service's presence check moves the peer within a second.
+    state = ctx.state
+    if state is None or state.groups.status in ("created", "running"):
+        state = await ctx.room.current_state(ctx.meeting_id)
+    group = room_of(state, ctx.participant)
     result = await media_service(ctx.runtime).run(
         ctx.meeting_id,
         "offer",
