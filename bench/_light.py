@@ -961,6 +961,18 @@ def chat_check(orders: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+async def server_gc(server: Server) -> dict[str, Any] | None:
+    """The server's garbage-collector report from /healthz (server/gc_policy.py)."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            body = (await client.get(f"{server.url}/healthz")).json()
+        return body.get("media", {}).get("gc")  # type: ignore[no-any-return]
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+
+
 async def measure(
     server: Server, pool: Pool, seconds: float, warm: float, load: tuple[float, float] | None = None
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.db.engine import Database
+from server.gc_policy import GcPolicy
 from server.ratelimit import RateLimiter
 from server.settings import Settings
 
@@ -49,6 +50,7 @@ class Runtime:
         self.live: LiveMeetings | None = None
         # Extensions (media SFU, documents, workers) hang their state here by name.
         self.services: dict[str, Any] = {}
+        self.gc = GcPolicy()
 
     @property
     def db(self) -> Database:
@@ -71,6 +73,8 @@ class Runtime:
         # the meetings created (a full scan of the whole heap stalled broadcasts by 100-200 ms).
         gc.collect()
         gc.freeze()
+        # server/gc_policy.py: report full collections; freeze their survivors unless turned off
+        self.gc.install(asyncio.get_running_loop(), freeze=self.settings.gc_freezes_survivors)
         log.info(
             "runtime started",
             extra={
@@ -94,6 +98,7 @@ class Runtime:
     async def stop(self) -> None:
         """Close the shared resources (after the app stopped the tasks and the realtime server)."""
         await self.stop_tasks()
+        self.gc.uninstall()
         if self.redis is not None:
             await self.redis.aclose()
         if self._db is not None:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # Forwarded RTP sent by a thread of its own, off the event loop (docs/media.md); off = the
     # event loop sends every packet itself.
     media_send_thread: bool = True
+    # After each full garbage collection, freeze what survived, so the next one does not stall
+    # the event loop (server/gc_policy.py). Empty: on, except in the test environment (the
+    # test process would keep its own cyclic garbage frozen).
+    gc_freeze_survivors: bool | None = None
 
     upload_max_bytes: int = 20 * 1024 * 1024
     # Keys of open secret polls and anonymous questionnaires (server/db/sealing.py): never in
@@ -131,6 +135,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def gc_freezes_survivors(self) -> bool:
+        if self.gc_freeze_survivors is None:
+            return self.env != "test"
+        return self.gc_freeze_survivors
 
     def resolved_secret_key(self) -> str:
         """The signing key: configured, or generated once and kept under var/ in development."""

@@ -14,6 +14,9 @@ async def test_healthz_reports_database(client: WebClient) -> None:
     media = body["media"]
     assert media["peers"] == 0
     assert media["send_thread"]["enabled"] is True
+    # The garbage collector: observed always; freezing is off in the test environment.
+    assert media["gc"]["freeze_survivors"] is False
+    assert {"full_collections", "longest_full_ms", "frozen", "thaws"} <= set(media["gc"])
 
 
 async def test_unknown_page_is_a_typed_404(client: WebClient) -> None:

@@ -318,6 +318,8 @@ class MediaService:
                         await self.sfu.leave(room_id, key, reason=reason)
 
     def _notify(self, key: RoomKey, kind: str, participant: str, data: dict[str, Any]) -> None:
+        if kind == "closed":  # a peer is gone: its cycles may wait frozen (server/gc_policy.py)
+            self.runtime.gc.departed(remaining=self.sfu.peer_count())
         self._queue.put_nowait((key, kind, participant, data))
 
     async def _work(self) -> None:
@@ -381,6 +383,7 @@ def media_status(runtime: Runtime) -> dict[str, Any]:
         "node": service.node_id if service is not None else None,
         "peers": service.sfu.peer_count() if service is not None else 0,
         "send_thread": sendthread.stats(),
+        "gc": runtime.gc.status(),
     }
 
 
