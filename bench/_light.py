@@ -876,6 +876,14 @@ def pct(values: list[float], p: float) -> float | None:
     return v[min(len(v) - 1, int(p * len(v)))]
 
 
+def on_off_option(ap: Any, flag: str, what: str) -> None:
+    """``--flag on off``: run each size with and without ``what`` in one command (same-run
+    baseline); the default is on, as shipped."""
+    ap.add_argument(
+        flag, nargs="+", choices=("on", "off"), default=["on"], help=f"{what}; 'on off' runs both"
+    )
+
+
 def ms(x: float | None) -> float | None:
     return None if x is None else round(x * 1000, 1)
 

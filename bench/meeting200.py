@@ -38,7 +38,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import _light
-from _light import Pool, Shared, Spec, chat_check, goals, measure, seed, server_gc, start_server
+from _light import (
+    Pool,
+    Shared,
+    Spec,
+    chat_check,
+    goals,
+    measure,
+    on_off_option,
+    seed,
+    server_gc,
+    start_server,
+)
 
 from server.db.migrate import upgrade_async
 from tests.support.sio import user_cookie
@@ -136,20 +147,8 @@ async def main() -> None:
     ap.add_argument(
         "--storm", type=float, default=0, help="join storm: everyone joins within this many seconds"
     )
-    ap.add_argument(
-        "--send-thread",
-        nargs="+",
-        choices=("on", "off"),
-        default=["on"],
-        help="the SFU's sending thread; 'on off' runs each size both ways (same-run baseline)",
-    )
-    ap.add_argument(
-        "--gc-freeze",
-        nargs="+",
-        choices=("on", "off"),
-        default=["on"],
-        help="freeze what survives each full collection (server/gc_policy.py); 'on off' runs both",
-    )
+    on_off_option(ap, "--send-thread", "the SFU's sending thread")
+    on_off_option(ap, "--gc-freeze", "freeze what survives each full collection (server/gc_policy.py)")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--server-log-level", default="WARNING", help="INFO shows aioice's consent expiry")
     ap.add_argument("--profile", default=None, help="write the server's cProfile stats to this file")

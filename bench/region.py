@@ -50,6 +50,7 @@ from _light import (
     cpu_seconds,
     goals,
     measure,
+    on_off_option,
     rss_mb,
     seed,
     start_server,
@@ -181,13 +182,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=6, help="joins at once per worker")
     ap.add_argument("--sample", type=int, default=8, help="decrypt every n-th video packet")
     ap.add_argument("--nodes", type=int, default=1, choices=(1, 2))
-    ap.add_argument(
-        "--send-thread",
-        nargs="+",
-        choices=("on", "off"),
-        default=["on"],
-        help="the SFU's sending thread; 'on off' runs each size both ways (same-run baseline)",
-    )
+    on_off_option(ap, "--send-thread", "the SFU's sending thread")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--redis-url", default=None)
     args = ap.parse_args()

@@ -203,12 +203,12 @@ class RoomService:
                     raise
                 for queued, outcome in done:
                     await self.broadcaster.events(meeting_id, outcome.events, queued.skip_sid, state)
-                followers = [queued for queued, _ in done if queued.after is not None]
+                followers = [(queued, queued.after) for queued, _ in done if queued.after is not None]
                 if followers:
                     await self.fence()
-                for queued in followers:
+                for queued, after in followers:
                     try:
-                        await queued.after(state)  # type: ignore[misc]
+                        await after(state)
                     except Exception as exc:
                         queued.future.set_exception(exc)
         except BaseException as exc:

@@ -37,7 +37,7 @@ async def join(ctx: HandlerContext, msg: Join) -> dict[str, Any]:
     result: dict[str, Any] = {"participant": key, "events": []}
     office = False
 
-    async def enter(session: AsyncSession, state: RoomState) -> Outcome[dict[str, Any]]:
+    async def enter(session: AsyncSession, state: RoomState) -> Outcome[None]:
         nonlocal office
         meeting = await room_domain.get_meeting(session, msg.meeting_id)
         office = await room_domain.office_moderator(session, meeting, ctx.user)
@@ -49,8 +49,8 @@ async def join(ctx: HandlerContext, msg: Join) -> dict[str, Any]:
             raise AppError("not_connected", status=409)
         if entry.status == "in" and state.status != "ended":
             await room.presence.add(msg.meeting_id, key, ctx.sid)
-        result.update(status=entry.status, moderator=entry.moderator)
-        return Outcome(outcome.events, {"status": entry.status, "moderator": entry.moderator})
+        result.update(status=entry.status, moderator=entry.moderator)  # the ack, and catch_up's
+        return Outcome(outcome.events)
 
     async def catch_up(state: RoomState) -> None:
         # Under the meeting's lock, once every event committed so far (this join's batch
