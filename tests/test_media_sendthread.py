@@ -92,6 +92,37 @@ def test_a_leg_keeps_its_socket_until_its_datagrams_are_sent(
     thread.close()
 
 
+def open_descriptors() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_dropped_leg_closes_its_socket_after_its_last_datagram_even_with_the_ring_full(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    """The Leg object dies with its datagrams still queued and no room left in the ring: its
+    release waits behind them, every one is sent from its socket, then its descriptor closes
+    (and a hundred legs made and dropped leave no descriptor behind)."""
+    from realtime.media._sendthread import SendThread
+
+    receiver, sender = sockets
+    thread = SendThread(8)
+    before = open_descriptors()
+    leg = thread.leg(sender.fileno(), "127.0.0.1", receiver.getsockname()[1])
+    assert open_descriptors() == before + 1  # its own duplicate of the socket
+    queued = [i for i in range(8) if thread.push(leg, i.to_bytes(2, "big"), 2)]
+    del leg  # no flush: the ring may well be full here
+    got = sorted(int.from_bytes(receiver.recvfrom(100)[0], "big") for _ in queued)
+    assert got == queued and len(queued) >= 1
+    for _ in range(100):
+        thread.push(thread.leg(sender.fileno(), "127.0.0.1", receiver.getsockname()[1]), b"x", 1)
+    thread.close()  # sends what is queued, the release items included
+    assert open_descriptors() == before
+    stats = thread.stats()
+    assert stats["send_errors"] == 0 and stats["sent"] == len(queued) + 100 - stats["dropped"]
+
+
 def test_bad_arguments_are_typed_errors(sockets: tuple[socket.socket, socket.socket]) -> None:
     from realtime.media._sendthread import SendThread
 

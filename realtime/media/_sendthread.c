@@ -10,11 +10,18 @@
  *
  * Single producer (calls hold the GIL, so pushes are serialised), single consumer (the
  * thread): a lock-free ring with atomic head and tail; the thread sleeps on a condition
- * variable when the ring is empty and `flush` wakes it.
+ * variable when the ring is empty and `flush` wakes it. Per datagram the two sides touch no
+ * shared cache line but the item itself: head and tail live on lines of their own, each side
+ * keeps its own copy of the other's index and re-reads it only when the ring looks full
+ * (producer) or empty (consumer), the indices are published with release/acquire (plain moves
+ * on x86), and a forked child is recognised by a fork generation (pthread_atfork) instead of
+ * a getpid() system call per datagram.
  *
  * A Leg is one destination: a dup() of the ICE socket's descriptor and the remote address.
- * Every queued datagram holds a reference to its leg, so the descriptor stays open (and is
- * never a reused number pointing at another socket) until the last datagram for it is sent.
+ * When the Leg object dies while the thread runs, a release item is queued behind the leg's
+ * last datagrams and the thread closes the descriptor when it reaches it: the descriptor stays
+ * open (and is never a reused number pointing at another socket) until the last datagram for
+ * it is sent, without a reference count touched by both threads for every datagram.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,19 +46,19 @@ typedef int (*protect_fn)(void *ctx, void *rtp, int *len);
 static protect_fn srtp_protect_fn = NULL;
 
 typedef struct {
-    atomic_long refs;
     int fd;
     socklen_t alen;
     struct sockaddr_storage addr;
     void *srtp; /* the leg's SRTP session (srtp_t) for emit; used on the producer's thread only */
 } leg_t;
 
-static void leg_release(leg_t *leg) {
-    if (atomic_fetch_sub(&leg->refs, 1) == 1) {
-        close(leg->fd);
-        PyMem_RawFree(leg);
-    }
+static void leg_free(leg_t *leg) {
+    close(leg->fd);
+    PyMem_RawFree(leg);
 }
+
+/* An item of this length is no datagram: the thread frees its leg (queued by leg_dealloc). */
+#define RELEASE_ITEM 0xFFFFFFFFu
 
 typedef struct {
     unsigned char data[DATAGRAM_MAX + 4]; /* first: 16-byte aligned for libsrtp's header words */
@@ -59,40 +66,60 @@ typedef struct {
     leg_t *leg;
 } item_t;
 
-typedef struct {
+typedef struct SendThread SendThread;
+
+/* Incremented in every forked child: a SendThread started under another generation belongs to
+ * the parent (whose thread does not exist in the child). */
+static atomic_ulong fork_generation = 0;
+static void on_fork_child(void) { atomic_fetch_add(&fork_generation, 1); }
+
+#define CACHE_LINE 64
+
+struct SendThread {
     PyObject_HEAD
     item_t *ring;
     size_t capacity; /* a power of two */
-    atomic_size_t head; /* next item the thread sends */
-    atomic_size_t tail; /* next free slot */
     atomic_int waiting; /* the thread sleeps on cond */
     atomic_int stopping;
     pthread_mutex_t mutex;
     pthread_cond_t cond;
     pthread_t thread;
     int started;
-    pid_t pid;
-    /* counters (written by one side each) */
+    unsigned long generation; /* fork_generation when the thread was started */
+    unsigned long long protect_errors;
+    /* the producer's line: the next free slot, its last view of head, its counter */
+    _Alignas(CACHE_LINE) atomic_size_t tail;
+    size_t head_seen;
+    atomic_ullong dropped;
+    /* the consumer's line: the next item the thread sends, its counters */
+    _Alignas(CACHE_LINE) atomic_size_t head;
     atomic_ullong sent;
     atomic_ullong send_errors;
-    atomic_ullong dropped;
     atomic_ullong wakeups;
-    unsigned long long protect_errors;
-} SendThread;
+    _Alignas(CACHE_LINE) char end;
+};
+
+/* The thread runs in this process (started, and not inherited through a fork). */
+static inline int running_here(SendThread *self) {
+    return self->started && self->generation == atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
 
 typedef struct {
     PyObject_HEAD
     leg_t *leg;
     PyObject *owner; /* keeps the SRTP session alive (pylibsrtp.Session) */
+    SendThread *thread; /* frees the leg once its datagrams are sent */
 } Leg;
 
 static PyTypeObject LegType;
 
 static void *sendthread_run(void *arg) {
     SendThread *self = (SendThread *)arg;
+    size_t head = atomic_load_explicit(&self->head, memory_order_relaxed); /* only this thread writes it */
+    /* counters kept across restarts (close, then a push) and inherited through a fork */
+    unsigned long long sent = atomic_load(&self->sent), errors = atomic_load(&self->send_errors);
     for (;;) {
-        size_t head = atomic_load(&self->head);
-        size_t tail = atomic_load(&self->tail);
+        size_t tail = atomic_load_explicit(&self->tail, memory_order_acquire);
         if (head == tail) {
             if (atomic_load(&self->stopping))
                 break;
@@ -111,35 +138,42 @@ static void *sendthread_run(void *arg) {
             }
             atomic_store(&self->waiting, 0);
             pthread_mutex_unlock(&self->mutex);
-            atomic_fetch_add(&self->wakeups, 1);
+            atomic_store_explicit(&self->wakeups, atomic_load_explicit(&self->wakeups, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
             continue;
         }
         size_t mask = self->capacity - 1;
         while (head != tail) {
             item_t *item = &self->ring[head & mask];
             leg_t *leg = item->leg;
-            ssize_t n = sendto(leg->fd, item->data, item->len, MSG_DONTWAIT, (struct sockaddr *)&leg->addr,
-                               leg->alen);
-            if (n < 0)
-                atomic_fetch_add(&self->send_errors, 1);
-            else
-                atomic_fetch_add(&self->sent, 1);
             item->leg = NULL;
-            leg_release(leg);
+            if (item->len == RELEASE_ITEM) {
+                leg_free(leg); /* every datagram queued for it before has been sent */
+            } else {
+                ssize_t n = sendto(leg->fd, item->data, item->len, MSG_DONTWAIT, (struct sockaddr *)&leg->addr,
+                                   leg->alen);
+                if (n < 0)
+                    errors++;
+                else
+                    sent++;
+            }
             head++;
-            atomic_store(&self->head, head);
+            atomic_store_explicit(&self->head, head, memory_order_release); /* the slot is free again */
         }
+        /* counters: written by this thread only, read by stats() */
+        atomic_store_explicit(&self->sent, sent, memory_order_relaxed);
+        atomic_store_explicit(&self->send_errors, errors, memory_order_relaxed);
     }
     return NULL;
 }
 
 static int sendthread_start(SendThread *self) {
-    pid_t pid = getpid();
-    if (self->started && self->pid == pid)
+    if (running_here(self))
         return 0;
     /* First use, or first use in a forked child (the parent's thread does not exist here). */
     atomic_store(&self->head, 0);
     atomic_store(&self->tail, 0);
+    self->head_seen = 0;
     atomic_store(&self->waiting, 0);
     atomic_store(&self->stopping, 0);
     pthread_mutex_init(&self->mutex, NULL);
@@ -155,11 +189,14 @@ static int sendthread_start(SendThread *self) {
         return -1;
     }
     self->started = 1;
-    self->pid = pid;
+    self->generation = atomic_load(&fork_generation);
     return 0;
 }
 
 static void sendthread_wake(SendThread *self) {
+    /* The tail was published with a release store; this fence orders it before the load of
+     * waiting (the thread stores waiting, then re-reads tail): no wake-up is lost. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&self->waiting)) {
         pthread_mutex_lock(&self->mutex);
         pthread_cond_signal(&self->cond);
@@ -190,7 +227,7 @@ static int sendthread_init(SendThread *self, PyObject *args, PyObject *kwds) {
 }
 
 static void sendthread_stop(SendThread *self) {
-    if (!self->started || self->pid != getpid())
+    if (!running_here(self))
         return;
     atomic_store(&self->stopping, 1);
     pthread_mutex_lock(&self->mutex);
@@ -207,8 +244,8 @@ static void sendthread_dealloc(SendThread *self) {
     if (self->ring != NULL) {
         size_t mask = self->capacity - 1;
         for (size_t i = atomic_load(&self->head); i != atomic_load(&self->tail); i++) {
-            if (self->ring[i & mask].leg != NULL)
-                leg_release(self->ring[i & mask].leg);
+            if (self->ring[i & mask].leg != NULL && self->ring[i & mask].len == RELEASE_ITEM)
+                leg_free(self->ring[i & mask].leg);
         }
         PyMem_RawFree(self->ring);
     }
@@ -229,25 +266,28 @@ static leg_t *arg_leg(PyObject *obj, const char *who) {
  * the thread woken to make room). */
 static item_t *ring_slot(SendThread *self, int *full) {
     *full = 0;
-    if ((!self->started || self->pid != getpid()) && sendthread_start(self) < 0)
+    if (!running_here(self) && sendthread_start(self) < 0)
         return NULL;
-    size_t tail = atomic_load(&self->tail);
-    if (tail - atomic_load(&self->head) >= self->capacity) {
-        atomic_fetch_add(&self->dropped, 1);
-        sendthread_wake(self);
-        *full = 1;
-        return NULL;
+    size_t tail = atomic_load_explicit(&self->tail, memory_order_relaxed); /* only this side writes it */
+    if (tail - self->head_seen >= self->capacity) {
+        self->head_seen = atomic_load_explicit(&self->head, memory_order_acquire);
+        if (tail - self->head_seen >= self->capacity) {
+            atomic_store_explicit(&self->dropped, atomic_load_explicit(&self->dropped, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
+            sendthread_wake(self);
+            *full = 1;
+            return NULL;
+        }
     }
     return &self->ring[tail & (self->capacity - 1)];
 }
 
-/* Hand the filled slot to the thread (it now holds a reference to the leg). */
+/* Hand the filled slot to the thread. */
 static void ring_commit(SendThread *self, item_t *item, leg_t *leg, unsigned int len) {
-    atomic_fetch_add(&leg->refs, 1);
     item->leg = leg;
     item->len = len;
-    size_t tail = atomic_load(&self->tail) + 1;
-    atomic_store(&self->tail, tail);
+    size_t tail = atomic_load_explicit(&self->tail, memory_order_relaxed) + 1;
+    atomic_store_explicit(&self->tail, tail, memory_order_release); /* the item is the thread's now */
     if ((tail & 63) == 0) /* large bursts wake the thread before the burst's flush */
         sendthread_wake(self);
 }
@@ -350,27 +390,27 @@ static PyObject *sendthread_emit(SendThread *self, PyObject *const *args, Py_ssi
 }
 
 static PyObject *sendthread_flush(SendThread *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->started && self->pid == getpid())
+    if (running_here(self))
         sendthread_wake(self);
     Py_RETURN_NONE;
 }
 
 static PyObject *sendthread_pending(SendThread *self, PyObject *Py_UNUSED(ignored)) {
-    if (!self->started || self->pid != getpid())
+    if (!running_here(self))
         return PyLong_FromLong(0);
     return PyLong_FromSize_t(atomic_load(&self->tail) - atomic_load(&self->head));
 }
 
 static PyObject *sendthread_stats(SendThread *self, PyObject *Py_UNUSED(ignored)) {
     size_t pending = 0;
-    if (self->started && self->pid == getpid())
+    if (running_here(self))
         pending = atomic_load(&self->tail) - atomic_load(&self->head);
     return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:n,s:n,s:O}", "protect_errors", self->protect_errors, "sent", (unsigned long long)atomic_load(&self->sent),
                          "send_errors", (unsigned long long)atomic_load(&self->send_errors), "dropped",
                          (unsigned long long)atomic_load(&self->dropped), "wakeups",
                          (unsigned long long)atomic_load(&self->wakeups), "pending", (Py_ssize_t)pending,
                          "capacity", (Py_ssize_t)self->capacity, "running",
-                         (self->started && self->pid == getpid()) ? Py_True : Py_False);
+                         running_here(self) ? Py_True : Py_False);
 }
 
 static PyObject *sendthread_close(SendThread *self, PyObject *Py_UNUSED(ignored)) {
@@ -383,7 +423,6 @@ static PyObject *sendthread_close(SendThread *self, PyObject *Py_UNUSED(ignored)
  * for emit, the address of the leg's SRTP session (srtp_t) with the object that owns it
  * (pylibsrtp.Session), which the leg keeps alive. */
 static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
-    (void)self;
     int fd, port;
     const char *host;
     unsigned long long srtp = 0;
@@ -422,7 +461,6 @@ static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
         PyMem_RawFree(leg);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    atomic_store(&leg->refs, 1);
     leg->srtp = (void *)(uintptr_t)srtp;
     Leg *obj = PyObject_New(Leg, &LegType);
     if (obj == NULL) {
@@ -433,13 +471,35 @@ static PyObject *sendthread_leg(SendThread *self, PyObject *args) {
     obj->leg = leg;
     Py_INCREF(owner);
     obj->owner = owner;
+    Py_INCREF(self);
+    obj->thread = self;
     return (PyObject *)obj;
 }
 
+/* The Leg object is gone: with the thread running here, a release item behind the leg's queued
+ * datagrams (waiting for room if the ring is full: the thread frees a slot within
+ * microseconds, it never blocks); otherwise nothing is queued for it, free it now. */
 static void leg_dealloc(Leg *self) {
-    if (self->leg != NULL)
-        leg_release(self->leg);
+    SendThread *thread = self->thread;
+    if (self->leg != NULL) {
+        if (thread != NULL && running_here(thread)) {
+            size_t tail = atomic_load_explicit(&thread->tail, memory_order_relaxed);
+            while (tail - thread->head_seen >= thread->capacity) {
+                thread->head_seen = atomic_load_explicit(&thread->head, memory_order_acquire);
+                if (tail - thread->head_seen < thread->capacity)
+                    break;
+                sendthread_wake(thread);
+                struct timespec pause = {0, 50 * 1000};
+                nanosleep(&pause, NULL);
+            }
+            ring_commit(thread, &thread->ring[tail & (thread->capacity - 1)], self->leg, RELEASE_ITEM);
+            sendthread_wake(thread);
+        } else {
+            leg_free(self->leg);
+        }
+    }
     Py_XDECREF(self->owner);
+    Py_XDECREF((PyObject *)thread);
     PyObject_Free(self);
 }
 
@@ -502,6 +562,15 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__sendthread(void) {
+    static int atfork_registered = 0;
+    if (!atfork_registered) {
+        int rc = pthread_atfork(NULL, NULL, on_fork_child);
+        if (rc != 0) {
+            errno = rc;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        atfork_registered = 1;
+    }
     if (PyType_Ready(&LegType) < 0 || PyType_Ready(&SendThreadType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
