@@ -10,7 +10,13 @@ send:
 - ``srtp``: the real fused emit with a socket whose ``sendto`` does nothing;
 - ``send``: the real fused emit on a UDP socket to a local socket nobody reads (the kernel's
   send without waking a receiver; on loopback with a reader the receive path runs inside
-  the sender's ``sendto`` too, see docs/media.md).
+  the sender's ``sendto`` too, see docs/media.md);
+- ``thread``: as shipped, the sending thread's emit (``SendThread.emit``: header, payload
+  and libsrtp's protect in its ring, on this thread) and its ``sendto`` on the other thread,
+  to the same unread socket. Two figures: this (the event loop's) thread's CPU per packet
+  (``thread_loop``, ``time.thread_time``) and the whole process's (``thread``, both threads,
+  ``getrusage``), the ring drained before the clock stops; the feeding pauses whenever half
+  the ring is queued, so nothing is dropped.
 
     .venv/bin/python bench/forwarding.py [--slots 40] [--packets 20000] [--rounds 5]
 
@@ -22,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -39,7 +47,7 @@ from aioice.ice import StunProtocol
 from aiortc.rtp import RtpPacket
 from pylibsrtp import Policy, Session
 
-from realtime.media import hooks
+from realtime.media import hooks, sendthread
 from realtime.media.config import MediaConfig
 from realtime.media.forwarding import SlotTrack
 from realtime.media.peer import Publication
@@ -60,7 +68,10 @@ def bound_slot(mode: str, target: tuple[str, int], sock: socket.socket) -> SlotT
     slot._header = header = __import__("struct").Struct(f"!BBHII{len(EXT)}s")
     slot._pt, slot._ssrc = 96, secrets.randbits(32)
     pair = SimpleNamespace(protocol=StunProtocol(None), remote_addr=target)  # type: ignore[arg-type]
-    pair.protocol.transport = SimpleNamespace(_sock=sock if mode == "send" else NullSocket())
+    raw = sock if mode in ("send", "thread") else NullSocket()
+    pair.protocol.transport = SimpleNamespace(
+        _sock=raw, get_extra_info=lambda key: raw if key == "socket" else None
+    )
     slot._pair = pair
     slot._nominated = {1: pair}
     if mode == "python":
@@ -73,14 +84,24 @@ def bound_slot(mode: str, target: tuple[str, int], sock: socket.socket) -> SlotT
         )
         session = Session(policy)
         slot.__dict__["_bench_session"] = session  # the emitter holds libsrtp's context, not the session
-        slot._emit = hooks.rtp_emitter(session, header, None, pair)  # type: ignore[arg-type]
+        if mode == "thread":  # the leg as shipped (hooks.sender_leg): the socket, the address, the session
+            leg = hooks.sender_leg(sendthread.current(), pair.protocol, pair, session)
+            slot._emit = functools.partial(sendthread.current().emit, leg)
+        else:
+            slot._emit = hooks.rtp_emitter(session, header, None, pair)  # type: ignore[arg-type]
     slot._bound = True
     slot._waiting_keyframe = False
     return slot
 
 
-def run(mode: str, slots: int, packets: int) -> float:
-    """µs per forwarded packet (on_packet's work per publisher packet shared by its slots)."""
+def process_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run(mode: str, slots: int, packets: int) -> tuple[float, float]:
+    """µs per forwarded packet (on_packet's work per publisher packet shared by its slots): the
+    elapsed time, or for ``thread`` this thread's CPU; and the process's CPU."""
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -99,13 +120,27 @@ def run(mode: str, slots: int, packets: int) -> float:
         p.marker = int(i % 3 == 2)
         p.payload = payload
         batch.append(p)
-    started = time.perf_counter()
-    for p in batch:
-        pub.on_packet(p, b"")
+    thread = sendthread.current() if mode == "thread" else None
+    cpu0, loop0, started = process_cpu(), time.thread_time(), time.perf_counter()
+    if thread is None:
+        for p in batch:
+            pub.on_packet(p, b"")
+    else:
+        half = sendthread.CAPACITY // 2
+        for p in batch:
+            pub.on_packet(p, b"")  # its fan-out ends with sendthread.flush()
+            while thread.pending() > half:
+                time.sleep(0.0005)
+        while thread.pending():
+            time.sleep(0.0005)
+        if thread.stats()["dropped"]:
+            raise SystemExit("the sending thread's ring overflowed: the figures would not count every packet")
     elapsed = time.perf_counter() - started
+    loop, cpu = time.thread_time() - loop0, process_cpu() - cpu0
     rx.close()
     tx.close()
-    return elapsed / (packets * slots) * 1e6
+    n = packets * slots
+    return (loop if thread is not None else elapsed) / n * 1e6, cpu / n * 1e6
 
 
 async def main() -> None:
@@ -114,14 +149,21 @@ async def main() -> None:
     ap.add_argument("--packets", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    modes = ("python", "srtp", "send")
-    times: dict[str, list[float]] = {m: [] for m in modes}
+    modes = ("python", "srtp", "send", "thread")
+    times: dict[str, list[float]] = {m: [] for m in (*modes, "thread_loop")}
+    if not sendthread.available():
+        raise SystemExit("the sending thread is not built (realtime/media/_sendthread.c): make install")
     for _ in range(args.rounds):
         for m in modes:
-            times[m].append(run(m, args.slots, args.packets // args.slots * 10))
+            own, cpu = run(m, args.slots, args.packets // args.slots * 10)
+            if m == "thread":
+                times["thread_loop"].append(own)
+                times["thread"].append(cpu)
+            else:
+                times[m].append(own)
     med = {m: round(statistics.median(v), 2) for m, v in times.items()}
-    for m in modes:
-        print(f"{m:6}: {med[m]} µs per forwarded packet (runs: {[round(x, 2) for x in times[m]]})")
+    for m in times:
+        print(f"{m:11}: {med[m]} µs per forwarded packet (runs: {[round(x, 2) for x in times[m]]})")
     print(
         json.dumps(
             {
@@ -132,6 +174,8 @@ async def main() -> None:
                 "python_us": med["python"],
                 "srtp_us": round(med["srtp"] - med["python"], 2),
                 "send_us": round(med["send"] - med["srtp"], 2),
+                "thread_loop_us": med["thread_loop"],
+                "thread_process_us": med["thread"],
             }
         )
     )
