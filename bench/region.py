@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import _light
+from _cpu_budget import CpuBudget
 from _light import (
     Pool,
     Server,
@@ -107,13 +108,18 @@ async def run(k: int, args: argparse.Namespace, send_thread: str = "on") -> dict
     meetings = await seed(url, k, PEOPLE + OBSERVERS)
     secret = secrets.token_urlsafe(32)
     servers: list[Server] = []
+    budgets: list[CpuBudget] = []
     prefix = f"bench{secrets.token_hex(3)}"
     for n in range(args.nodes):
         extra = {"SMO_MEDIA_NODE_ID": f"node-{n}", "SMO_MEDIA_SEND_THREAD": str(send_thread == "on")}
         if args.redis_url:
             extra.update(SMO_REDIS_URL=args.redis_url, SMO_REDIS_PREFIX=prefix)
         servers.append(await start_server(url, tmp / f"node{n}", secret, extra, name=f"node{n}"))
+        if args.node_cpu:
+            budgets.append(CpuBudget(args.node_cpu, f"node{n}"))
+            budgets[-1].add(servers[-1].pid)
     pool = Pool(plan([s.url for s in servers], meetings, secret, args), Shared(), args.sample)
+    throttled: list[dict[str, Any]] = []
     try:
         t0 = time.monotonic()
         # The publishers first: their offers place each meeting (on node m % nodes with two).
@@ -128,9 +134,21 @@ async def run(k: int, args: argparse.Namespace, send_thread: str = "on") -> dict
             flush=True,
         )
         c0 = [cpu_seconds(s.pid) for s in servers]
+        b0 = [b.stats() for b in budgets]
         w0 = time.monotonic()
         r = await measure(servers[0], pool, args.seconds, args.warm, (args.chat_rate, args.poll_every))
         c1 = [cpu_seconds(s.pid) for s in servers]
+        # throttling over the warm-up and the window: periods whose quota ran out, time waited
+        for a, b in zip(b0, (b.stats() for b in budgets), strict=True):
+            periods = b["periods"] - a["periods"]
+            throttled.append(
+                {
+                    "throttled_share_of_periods": round(
+                        (b["nr_throttled"] - a["nr_throttled"]) / max(periods, 1), 3
+                    ),
+                    "throttled_ms": round(b["throttled_ms"] - a["throttled_ms"], 1),
+                }
+            )
         wall = time.monotonic() - w0
         await asyncio.sleep(3)  # the last chat messages reach everyone
         order = chat_check(await pool.ask("order"))
@@ -139,6 +157,8 @@ async def run(k: int, args: argparse.Namespace, send_thread: str = "on") -> dict
         await pool.close()
         for s in servers:
             s.stop()
+        for b in budgets:
+            b.remove()
     # measure() read node 0 over its window; every node over the warm-up + window, per second:
     per_node = [round((b - a) / wall, 3) for a, b in zip(c0, c1, strict=True)]
     r = {
@@ -151,6 +171,8 @@ async def run(k: int, args: argparse.Namespace, send_thread: str = "on") -> dict
         **order,
         "node_cpu_cores": per_node,
         "node_rss_mb": rss,
+        "node_cpu_budget_cores": args.node_cpu,
+        "node_throttling": throttled,
     }
     if args.nodes > 1:
         r["server_cpu_cores"] = round(sum(per_node), 3)
@@ -185,6 +207,14 @@ async def main() -> None:
     on_off_option(ap, "--send-thread", "the SFU's sending thread")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--redis-url", default=None)
+    ap.add_argument(
+        "--node-cpu",
+        type=float,
+        default=None,
+        metavar="CORES",
+        help="each node's CPU budget (a cgroup CPU quota, root only): one budgeted node against two,"
+        " so that two nodes' capacity can be compared with one's on this machine",
+    )
     args = ap.parse_args()
     if args.nodes > 1 and not (args.redis_url and args.database_url):
         raise SystemExit("--nodes 2 needs --database-url (PostgreSQL) and --redis-url")
@@ -207,6 +237,7 @@ async def main() -> None:
                 f" chat p99 {r['chat_latency_ms_p99']} ms (observers {r['chat_observer_latency_ms_p99']} ms),"
                 f" twice {r['chat_seen_twice']}, order {r['chat_order_mismatch']},"
                 f" missing {r['chat_missing']}; polls seen {r['polls_seen']}; load {r['load_average']};"
+                f" budget {args.node_cpu} cores/node, throttling {r['node_throttling']};"
                 f" within goals: {r['within_goals']} {r['goals']}",
                 flush=True,
             )
