@@ -23,6 +23,11 @@ docs/deployment.md.
 publishers signal through node m % 2 (so the placement puts half of the meetings on each
 node), the other people of every meeting alternate between the two nodes (so each meeting
 has people on both nodes and its chat crosses Redis). Both servers' CPU is reported.
+
+``--node-cpu 0.4`` (root): every node in a cgroup of its own with that CPU quota
+(bench/_cpu_budget.py), so that one budgeted node can be compared with two on a machine whose
+cores cannot hold two unbudgeted nodes beside the generator; each node's throttling is
+reported (``node_throttling``).
 """
 
 from __future__ import annotations
