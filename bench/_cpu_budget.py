@@ -74,6 +74,18 @@ class CpuBudget:
             "throttled_ms": round(throttled_ms, 1),
         }
 
+    def throttling_since(self, before: dict[str, Any]) -> dict[str, Any]:
+        """Throttling since ``before`` (an earlier ``stats()``): the share of periods whose
+        quota ran out, and the time waited."""
+        now = self.stats()
+        periods = now["periods"] - before["periods"]
+        return {
+            "throttled_share_of_periods": round(
+                (now["nr_throttled"] - before["nr_throttled"]) / max(periods, 1), 3
+            ),
+            "throttled_ms": round(now["throttled_ms"] - before["throttled_ms"], 1),
+        }
+
     def remove(self) -> None:
         """Remove the (by then empty) cgroup; a process still in it keeps it, silently."""
         try:

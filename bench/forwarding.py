@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import os
 import resource
@@ -84,11 +83,9 @@ def bound_slot(mode: str, target: tuple[str, int], sock: socket.socket) -> SlotT
         )
         session = Session(policy)
         slot.__dict__["_bench_session"] = session  # the emitter holds libsrtp's context, not the session
-        if mode == "thread":  # the leg as shipped (hooks.sender_leg): the socket, the address, the session
-            leg = hooks.sender_leg(sendthread.current(), pair.protocol, pair, session)
-            slot._emit = functools.partial(sendthread.current().emit, leg)
-        else:
-            slot._emit = hooks.rtp_emitter(session, header, None, pair)  # type: ignore[arg-type]
+        # with the sending thread (mode "thread") the emit as shipped: SendThread.emit on the leg
+        thread = sendthread.current() if mode == "thread" else None
+        slot._emit = hooks.rtp_emitter(session, header, None, pair, thread)  # type: ignore[arg-type]
     slot._bound = True
     slot._waiting_keyframe = False
     return slot

@@ -143,17 +143,8 @@ async def run(k: int, args: argparse.Namespace, send_thread: str = "on") -> dict
         w0 = time.monotonic()
         r = await measure(servers[0], pool, args.seconds, args.warm, (args.chat_rate, args.poll_every))
         c1 = [cpu_seconds(s.pid) for s in servers]
-        # throttling over the warm-up and the window: periods whose quota ran out, time waited
-        for a, b in zip(b0, (b.stats() for b in budgets), strict=True):
-            periods = b["periods"] - a["periods"]
-            throttled.append(
-                {
-                    "throttled_share_of_periods": round(
-                        (b["nr_throttled"] - a["nr_throttled"]) / max(periods, 1), 3
-                    ),
-                    "throttled_ms": round(b["throttled_ms"] - a["throttled_ms"], 1),
-                }
-            )
+        # throttling over the warm-up and the window
+        throttled = [b.throttling_since(before) for b, before in zip(budgets, b0, strict=True)]
         wall = time.monotonic() - w0
         await asyncio.sleep(3)  # the last chat messages reach everyone
         order = chat_check(await pool.ask("order"))

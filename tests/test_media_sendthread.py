@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -94,8 +95,6 @@ def test_a_leg_keeps_its_socket_until_its_datagrams_are_sent(
 
 def descriptors_of(sock: socket.socket) -> int:
     """How many of this process's descriptors are that socket (the socket's own and dup()s)."""
-    import os
-
     target = os.readlink(f"/proc/self/fd/{sock.fileno()}")  # socket:[inode]
     count = 0
     for fd in os.listdir("/proc/self/fd"):

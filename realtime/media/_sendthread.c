@@ -96,7 +96,6 @@ struct SendThread {
     atomic_ullong sent;
     atomic_ullong send_errors;
     atomic_ullong wakeups;
-    _Alignas(CACHE_LINE) char end;
 };
 
 /* The thread runs in this process (started, and not inherited through a fork). */
@@ -261,6 +260,15 @@ static leg_t *arg_leg(PyObject *obj, const char *who) {
     return ((Leg *)obj)->leg;
 }
 
+/* Room for one more item at tail: the producer's copy of head, re-read only when the ring
+ * looks full. */
+static int ring_has_room(SendThread *self, size_t tail) {
+    if (tail - self->head_seen < self->capacity)
+        return 1;
+    self->head_seen = atomic_load_explicit(&self->head, memory_order_acquire);
+    return tail - self->head_seen < self->capacity;
+}
+
 /* The ring's next free slot, the thread started first if this process has none yet. NULL:
  * with an exception set (the thread could not start), or with *full set (counted as dropped,
  * the thread woken to make room). */
@@ -269,15 +277,12 @@ static item_t *ring_slot(SendThread *self, int *full) {
     if (!running_here(self) && sendthread_start(self) < 0)
         return NULL;
     size_t tail = atomic_load_explicit(&self->tail, memory_order_relaxed); /* only this side writes it */
-    if (tail - self->head_seen >= self->capacity) {
-        self->head_seen = atomic_load_explicit(&self->head, memory_order_acquire);
-        if (tail - self->head_seen >= self->capacity) {
-            atomic_store_explicit(&self->dropped, atomic_load_explicit(&self->dropped, memory_order_relaxed) + 1,
-                                  memory_order_relaxed);
-            sendthread_wake(self);
-            *full = 1;
-            return NULL;
-        }
+    if (!ring_has_room(self, tail)) {
+        atomic_store_explicit(&self->dropped, atomic_load_explicit(&self->dropped, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        sendthread_wake(self);
+        *full = 1;
+        return NULL;
     }
     return &self->ring[tail & (self->capacity - 1)];
 }
@@ -484,10 +489,7 @@ static void leg_dealloc(Leg *self) {
     if (self->leg != NULL) {
         if (thread != NULL && running_here(thread)) {
             size_t tail = atomic_load_explicit(&thread->tail, memory_order_relaxed);
-            while (tail - thread->head_seen >= thread->capacity) {
-                thread->head_seen = atomic_load_explicit(&thread->head, memory_order_acquire);
-                if (tail - thread->head_seen < thread->capacity)
-                    break;
+            while (!ring_has_room(thread, tail)) {
                 sendthread_wake(thread);
                 struct timespec pause = {0, 50 * 1000};
                 nanosleep(&pause, NULL);
