@@ -42,7 +42,7 @@ def sockets() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def test_datagrams_leave_in_order_with_their_bytes(sockets: tuple[socket.socket, socket.socket]) -> None:
-    from realtime.media._sendthread import SendThread
+    from realtime.media._dataplane import SendThread
 
     receiver, sender = sockets
     thread = SendThread(64)
@@ -78,7 +78,7 @@ def test_datagrams_leave_in_order_with_their_bytes(sockets: tuple[socket.socket,
 def test_a_leg_keeps_its_socket_until_its_datagrams_are_sent(
     sockets: tuple[socket.socket, socket.socket],
 ) -> None:
-    from realtime.media._sendthread import SendThread
+    from realtime.media._dataplane import SendThread
 
     receiver, sender = sockets
     thread = SendThread(16)
@@ -111,7 +111,7 @@ def test_a_dropped_leg_closes_its_socket_after_its_last_datagram_even_with_the_r
     """The Leg object dies with its datagrams still queued and no room left in the ring: its
     release waits behind them, every one is sent from its socket, then its descriptor closes
     (and a hundred legs made and dropped leave no descriptor behind)."""
-    from realtime.media._sendthread import SendThread
+    from realtime.media._dataplane import SendThread
 
     receiver, sender = sockets
     thread = SendThread(8)
@@ -131,7 +131,7 @@ def test_a_dropped_leg_closes_its_socket_after_its_last_datagram_even_with_the_r
 
 
 def test_bad_arguments_are_typed_errors(sockets: tuple[socket.socket, socket.socket]) -> None:
-    from realtime.media._sendthread import SendThread
+    from realtime.media._dataplane import SendThread
 
     receiver, sender = sockets
     with pytest.raises(ValueError):
@@ -225,7 +225,7 @@ async def test_forwarded_media_goes_through_the_thread_when_on(send_thread: bool
             # one leg (one duplicated socket) per connection, shared by its slots
             bound = [s for s in sfu.room(1).peers["u:2"].slots.values() if s.packets_sent]
             assert len(bound) >= 2
-            assert len({id(s._emit.args[0]) for s in bound}) == 1  # type: ignore[attr-defined]
+            assert len({id(s._emit.leg) for s in bound}) == 1  # type: ignore[attr-defined]
         else:
             assert through_thread == 0
 

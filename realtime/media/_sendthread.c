@@ -23,8 +23,8 @@
  * open (and is never a reused number pointing at another socket) until the last datagram for
  * it is sent, without a reference count touched by both threads for every datagram.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_dataplane.h"
+#include <structmember.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -338,60 +338,147 @@ static inline void put32(unsigned char *p, unsigned long v) {
     p[3] = (unsigned char)v;
 }
 
-/* emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload) -> bool: one forwarded RTP
- * packet, built straight into the ring: the 12-byte header, the extension block, the payload,
- * then libsrtp protects it in place with the leg's session (on this, the event loop's, thread:
- * the session is never touched by the sending thread). False: the ring is full, the packet is
- * too long or libsrtp refused it (nothing queued). */
+/* One forwarded RTP packet built straight into the ring: the 12-byte header, the extension
+ * block, the payload, then libsrtp protects it in place with the leg's session (on this, the
+ * event loop's, thread: the session is never touched by the sending thread). 1: queued; 0: the
+ * ring is full, the packet too long or libsrtp refused it (nothing queued); -1: exception. */
+static int emit_packet(SendThread *self, leg_t *leg, unsigned long b0, unsigned long b1, unsigned long seq,
+                       unsigned long ts, unsigned long ssrc, const char *ext, Py_ssize_t elen, const char *payload,
+                       Py_ssize_t plen) {
+    if (leg->srtp == NULL || srtp_protect_fn == NULL) {
+        PyErr_SetString(PyExc_ValueError, "emit: the leg has no SRTP session (or set_protect was not called)");
+        return -1;
+    }
+    Py_ssize_t n = 12 + elen + plen;
+    if (n > DATAGRAM_MAX - SRTP_TRAILER_MAX)
+        return 0;
+    int full;
+    item_t *item = ring_slot(self, &full);
+    if (item == NULL)
+        return full ? 0 : -1;
+    unsigned char *d = item->data;
+    d[0] = (unsigned char)b0;
+    d[1] = (unsigned char)b1;
+    d[2] = (unsigned char)(seq >> 8);
+    d[3] = (unsigned char)seq;
+    put32(d + 4, ts);
+    put32(d + 8, ssrc);
+    memcpy(d + 12, ext, (size_t)elen);
+    memcpy(d + 12 + elen, payload, (size_t)plen);
+    int len = (int)n;
+    if (srtp_protect_fn(leg->srtp, d, &len) != 0 || len <= 0 || len > DATAGRAM_MAX) {
+        self->protect_errors++;
+        return 0;
+    }
+    ring_commit(self, item, leg, (unsigned int)len);
+    return 1;
+}
+
+/* The seven values of an emit call (b0, b1, seq, timestamp, ssrc, extension, payload) checked
+ * and read: 0, or -1 with a TypeError. */
+static int emit_args(PyObject *const *args, unsigned long v[5]) {
+    for (int i = 0; i < 5; i++) {
+        v[i] = PyLong_AsUnsignedLongMask(args[i]);
+        if (v[i] == (unsigned long)-1 && PyErr_Occurred())
+            return -1;
+    }
+    if (!PyBytes_Check(args[5]) || !PyBytes_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError, "emit: extension and payload must be bytes");
+        return -1;
+    }
+    return 0;
+}
+
+/* emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload) -> bool: emit_packet; False when
+ * nothing was queued. */
 static PyObject *sendthread_emit(SendThread *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 8) {
         PyErr_SetString(PyExc_TypeError, "emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload)");
         return NULL;
     }
     leg_t *leg = arg_leg(args[0], "emit");
-    if (leg == NULL)
+    unsigned long v[5];
+    if (leg == NULL || emit_args(args + 1, v) < 0)
         return NULL;
-    if (leg->srtp == NULL || srtp_protect_fn == NULL) {
-        PyErr_SetString(PyExc_ValueError, "emit: the leg has no SRTP session (or set_protect was not called)");
+    int rc = emit_packet(self, leg, v[0], v[1], v[2], v[3], v[4], PyBytes_AS_STRING(args[6]),
+                         PyBytes_GET_SIZE(args[6]), PyBytes_AS_STRING(args[7]), PyBytes_GET_SIZE(args[7]));
+    if (rc < 0)
+        return NULL;
+    return PyBool_FromLong(rc);
+}
+
+/* A leg's emitter, SendThread.emitter(leg): called as emit(b0, b1, seq, timestamp, ssrc,
+ * extension, payload) -> bool, and recognised by SlotCore, which sends through it without a
+ * call. */
+typedef struct {
+    PyObject_HEAD
+    SendThread *thread;
+    Leg *leg;
+    vectorcallfunc vectorcall;
+} LegEmit;
+
+static PyTypeObject LegEmitType;
+
+int dp_is_legemit(PyObject *obj) { return Py_IS_TYPE(obj, &LegEmitType); }
+
+int dp_legemit_send(PyObject *emitter, unsigned long b0, unsigned long b1, unsigned long seq, unsigned long ts,
+                    unsigned long ssrc, const char *ext, Py_ssize_t elen, const char *payload, Py_ssize_t plen) {
+    LegEmit *e = (LegEmit *)emitter;
+    return emit_packet(e->thread, e->leg->leg, b0, b1, seq, ts, ssrc, ext, elen, payload, plen);
+}
+
+static PyObject *legemit_call(LegEmit *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 7 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "emit(b0, b1, seq, timestamp, ssrc, extension, payload)");
         return NULL;
     }
     unsigned long v[5];
-    for (int i = 0; i < 5; i++) {
-        v[i] = PyLong_AsUnsignedLongMask(args[1 + i]);
-        if (v[i] == (unsigned long)-1 && PyErr_Occurred())
-            return NULL;
-    }
-    if (!PyBytes_Check(args[6]) || !PyBytes_Check(args[7])) {
-        PyErr_SetString(PyExc_TypeError, "emit: extension and payload must be bytes");
+    if (emit_args(args, v) < 0)
         return NULL;
-    }
-    Py_ssize_t elen = PyBytes_GET_SIZE(args[6]), plen = PyBytes_GET_SIZE(args[7]);
-    Py_ssize_t n = 12 + elen + plen;
-    if (n > DATAGRAM_MAX - SRTP_TRAILER_MAX)
-        Py_RETURN_FALSE;
-    int full;
-    item_t *item = ring_slot(self, &full);
-    if (item == NULL) {
-        if (full)
-            Py_RETURN_FALSE;
+    int rc = emit_packet(self->thread, self->leg->leg, v[0], v[1], v[2], v[3], v[4], PyBytes_AS_STRING(args[5]),
+                         PyBytes_GET_SIZE(args[5]), PyBytes_AS_STRING(args[6]), PyBytes_GET_SIZE(args[6]));
+    if (rc < 0)
         return NULL;
-    }
-    unsigned char *d = item->data;
-    d[0] = (unsigned char)v[0];
-    d[1] = (unsigned char)v[1];
-    d[2] = (unsigned char)(v[2] >> 8);
-    d[3] = (unsigned char)v[2];
-    put32(d + 4, v[3]);
-    put32(d + 8, v[4]);
-    memcpy(d + 12, PyBytes_AS_STRING(args[6]), (size_t)elen);
-    memcpy(d + 12 + elen, PyBytes_AS_STRING(args[7]), (size_t)plen);
-    int len = (int)n;
-    if (srtp_protect_fn(leg->srtp, d, &len) != 0 || len <= 0 || len > DATAGRAM_MAX) {
-        self->protect_errors++;
-        Py_RETURN_FALSE;
-    }
-    ring_commit(self, item, leg, (unsigned int)len);
-    Py_RETURN_TRUE;
+    return PyBool_FromLong(rc);
+}
+
+static void legemit_dealloc(LegEmit *self) {
+    Py_XDECREF((PyObject *)self->leg);
+    Py_XDECREF((PyObject *)self->thread);
+    PyObject_Free(self);
+}
+
+static PyMemberDef legemit_members[] = {
+    {"leg", T_OBJECT, offsetof(LegEmit, leg), READONLY, "the destination"},
+    {"thread", T_OBJECT, offsetof(LegEmit, thread), READONLY, "the sending thread"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject LegEmitType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._dataplane.LegEmit",
+    .tp_basicsize = sizeof(LegEmit),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(LegEmit, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)legemit_dealloc,
+    .tp_members = legemit_members,
+    .tp_doc = "emit(b0, b1, seq, timestamp, ssrc, extension, payload) -> bool: one RTP packet for a leg.",
+};
+
+/* emitter(leg) -> LegEmit */
+static PyObject *sendthread_emitter(SendThread *self, PyObject *leg) {
+    if (arg_leg(leg, "emitter") == NULL)
+        return NULL;
+    LegEmit *e = PyObject_New(LegEmit, &LegEmitType);
+    if (e == NULL)
+        return NULL;
+    Py_INCREF(self);
+    e->thread = self;
+    Py_INCREF(leg);
+    e->leg = (Leg *)leg;
+    e->vectorcall = (vectorcallfunc)legemit_call;
+    return (PyObject *)e;
 }
 
 static PyObject *sendthread_flush(SendThread *self, PyObject *Py_UNUSED(ignored)) {
@@ -510,6 +597,8 @@ static PyMethodDef sendthread_methods[] = {
      "push(leg, buffer, length) -> bool: queue buffer[:length] for leg; False when the ring is full"},
     {"emit", (PyCFunction)(void (*)(void))sendthread_emit, METH_FASTCALL,
      "emit(leg, b0, b1, seq, timestamp, ssrc, extension, payload) -> bool: build, protect, queue"},
+    {"emitter", (PyCFunction)sendthread_emitter, METH_O,
+     "emitter(leg) -> emit(b0, b1, seq, timestamp, ssrc, extension, payload): emit bound to a leg"},
     {"flush", (PyCFunction)sendthread_flush, METH_NOARGS, "wake the sending thread if it sleeps"},
     {"leg", (PyCFunction)sendthread_leg, METH_VARARGS, "leg(fd, host, port, srtp=0, owner=None): a destination"},
     {"pending", (PyCFunction)sendthread_pending, METH_NOARGS, "datagrams queued and not yet sent"},
@@ -519,7 +608,7 @@ static PyMethodDef sendthread_methods[] = {
 };
 
 static PyTypeObject LegType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._sendthread.Leg",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._dataplane.Leg",
     .tp_basicsize = sizeof(Leg),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)leg_dealloc,
@@ -527,7 +616,7 @@ static PyTypeObject LegType = {
 };
 
 static PyTypeObject SendThreadType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._sendthread.SendThread",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "realtime.media._dataplane.SendThread",
     .tp_basicsize = sizeof(SendThread),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -558,12 +647,12 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_methods = module_methods,
-    .m_name = "_sendthread",
-    .m_doc = "The SFU's sending thread (see _sendthread.c).",
+    .m_name = "_dataplane",
+    .m_doc = "The SFU's data plane: the sending thread (_sendthread.c) and the slots' forwarding (_slot.c).",
     .m_size = -1,
 };
 
-PyMODINIT_FUNC PyInit__sendthread(void) {
+PyMODINIT_FUNC PyInit__dataplane(void) {
     static int atfork_registered = 0;
     if (!atfork_registered) {
         int rc = pthread_atfork(NULL, NULL, on_fork_child);
@@ -573,7 +662,7 @@ PyMODINIT_FUNC PyInit__sendthread(void) {
         }
         atfork_registered = 1;
     }
-    if (PyType_Ready(&LegType) < 0 || PyType_Ready(&SendThreadType) < 0)
+    if (PyType_Ready(&LegType) < 0 || PyType_Ready(&SendThreadType) < 0 || PyType_Ready(&LegEmitType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -586,5 +675,11 @@ PyMODINIT_FUNC PyInit__sendthread(void) {
     }
     Py_INCREF(&LegType);
     PyModule_AddObject(m, "Leg", (PyObject *)&LegType);
+    Py_INCREF(&LegEmitType);
+    PyModule_AddObject(m, "LegEmit", (PyObject *)&LegEmitType);
+    if (dp_slot_add_types(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }

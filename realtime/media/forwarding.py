@@ -20,6 +20,7 @@ in place for SDP, RTCP and stats; its own RTP loop idles on ``SlotTrack.recv``.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import struct
 import time
@@ -108,30 +109,25 @@ def _unbound(b0: int, b1: int, seq: int, ts: int, ssrc: int, ext: bytes, payload
     raise RuntimeError("slot not bound to its subscriber's transport")
 
 
-class SlotTrack(MediaStreamTrack):
-    """One of a subscriber's receive slots: carries whichever source the policy assigns.
+class PySlotCore:
+    """A slot's per-packet state and ``forward``, in Python: what ``_dataplane.SlotCore``
+    (``_slot.c``) does in one C call, used when the extension is not built (or with
+    ``SMO_MEDIA_PYTHON_SLOTS=1``) and the reference its tests compare the C one against.
 
-    It is the track of the subscriber's ``RTCRtpSender`` (whose RTP loop waits on ``recv``
-    forever); packets go out through ``forward``. Sequence numbers and timestamps stay
-    continuous across source switches; a video slot waits for a key frame after every switch
-    and asks the source for one (``need_keyframe``)."""
+    The subclass provides ``_bind`` (read the subscriber's transport) and ``_rebind`` (ICE
+    nominated another pair); both return whether the slot can send."""
 
-    def __init__(self, kind: str, mid: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self.mid = mid
-        self.source: object | None = None  # the Publication currently forwarded
-        self.need_keyframe: Callable[[], None] | None = None
+    def __init__(self, video: bool, history: int, clock: int, step: int) -> None:
+        self._waiting_keyframe = video
+        self._bound = False
+        self._clock = clock
+        self._step = step
         self.packets_sent = 0
         self.octets_sent = 0
         self.packets_dropped = 0
-        self.retransmitted = 0
-        self._stopped: asyncio.Future[None] | None = None
-        self._waiting_keyframe = kind == "video"
-        self._clock = CLOCK[kind]
-        # Output timeline (random origin, as aiortc's senders do).
-        self._last_seq = random.getrandbits(15)
-        self._last_ts = random.getrandbits(32)
+        # Output timeline.
+        self._last_seq = 0
+        self._last_ts = 0
         self._last_time = 0.0  # monotonic time of the last forwarded packet
         # Input sequence numbers accepted: from _base (the switch to this source, then sliding
         # REORDER_WINDOW behind the highest seen) onwards.
@@ -141,22 +137,103 @@ class SlotTrack(MediaStreamTrack):
         self._ts_offset = 0
         # (out seq, out timestamp, marker, payload) by out seq: the payload object is the
         # publisher's, shared by every slot (no per-slot copy).
-        self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY[kind]
-        self._mask = HISTORY[kind] - 1
-        # Bound lazily to the sender's negotiated parameters and transport (bind()).
-        self.sender: RTCRtpSender | None = None
-        self._bound = False
-        self._header: struct.Struct = struct.Struct("!BBHII")
+        self._history: list[tuple[int, int, int, bytes] | None] = [None] * history
+        self._mask = history - 1
         self._ext = b""
         self._b0 = 0x80
         self._pt = 0
         self._ssrc = 0
+        self._emit: Any = _unbound
+        self._pair: Any = None
+        self._nominated: dict[int, Any] = {}
+        self.need_keyframe: Callable[[], None] | None = None
+
+    def _bind(self) -> bool:
+        raise NotImplementedError
+
+    def _rebind(self) -> bool:
+        raise NotImplementedError
+
+    def forward(self, seq: int, ts: int, marker: int, payload: bytes, keyframe: bool, now: float) -> None:
+        """One publisher packet (already unwrapped from RTX) for this slot: the hot path, one
+        header pack into the SRTP buffer, one protect and one send (``hooks.rtp_emitter``),
+        nothing awaited."""
+        if not self._bound and not self._bind():
+            self.packets_dropped += 1  # the subscriber's DTLS is not up yet
+            return
+        if self._waiting_keyframe:
+            if not keyframe:
+                self.packets_dropped += 1
+                if self.need_keyframe is not None:
+                    self.need_keyframe()
+                return
+            self._waiting_keyframe = False
+        if self._base is None:
+            step = self._step
+            if self._last_time:
+                step = max(step, round((now - self._last_time) * self._clock))
+            self._base = self._highest = seq
+            self._seq_offset = (self._last_seq + 1 - seq) & 0xFFFF
+            self._ts_offset = (self._last_ts + step - ts) & 0xFFFFFFFF
+        elif (seq - self._base) & 0x8000:
+            return  # older than the switch to this source (or than the reorder window)
+        elif not (seq - self._highest) & 0x8000:
+            self._highest = seq
+            if ((seq - self._base) & 0xFFFF) > REORDER_WINDOW * 2:  # keep the window sliding
+                self._base = (seq - REORDER_WINDOW) & 0xFFFF
+        out_seq = (seq + self._seq_offset) & 0xFFFF
+        out_ts = (ts + self._ts_offset) & 0xFFFFFFFF
+        if not (out_seq - self._last_seq) & 0x8000:
+            self._last_seq = out_seq
+        self._last_ts = out_ts
+        self._last_time = now
+        self._history[out_seq & self._mask] = (out_seq, out_ts, marker, payload)
+        self.packets_sent += 1
+        self.octets_sent += len(payload)
+        if self._nominated.get(1) is not self._pair and not self._rebind():
+            return
+        self._emit(self._b0, (marker << 7) | self._pt, out_seq, out_ts, self._ssrc, self._ext, payload)
+
+    def _history_entry(self, seq: int) -> tuple[int, int, int, bytes] | None:
+        """What was sent as ``seq``, while the history still holds it."""
+        entry = self._history[seq & self._mask]
+        return entry if entry is not None and entry[0] == seq else None
+
+
+SlotCore: Any = PySlotCore
+if os.environ.get("SMO_MEDIA_PYTHON_SLOTS") != "1":  # a diagnostic switch for A/B benches
+    try:
+        from realtime.media._dataplane import SlotCore
+    except ImportError:  # pragma: no cover - depends on the install
+        pass
+
+
+class SlotTrack(SlotCore, MediaStreamTrack):
+    """One of a subscriber's receive slots: carries whichever source the policy assigns.
+
+    It is the track of the subscriber's ``RTCRtpSender`` (whose RTP loop waits on ``recv``
+    forever); packets go out through ``forward`` (``SlotCore``: C, or ``PySlotCore``).
+    Sequence numbers and timestamps stay continuous across source switches; a video slot waits
+    for a key frame after every switch and asks the source for one (``need_keyframe``)."""
+
+    def __init__(self, kind: str, mid: str) -> None:
+        SlotCore.__init__(self, kind == "video", HISTORY[kind], CLOCK[kind], STEP[kind])
+        MediaStreamTrack.__init__(self)
+        self.kind = kind
+        self.mid = mid
+        self.source: object | None = None  # the Publication currently forwarded
+        self.retransmitted = 0
+        self._stopped: asyncio.Future[None] | None = None
+        # Output timeline: a random origin, as aiortc's senders do.
+        self._last_seq = random.getrandbits(15)
+        self._last_ts = random.getrandbits(32)
+        # Bound lazily to the sender's negotiated parameters and transport (_bind).
+        self.sender: RTCRtpSender | None = None
+        self._header: struct.Struct = struct.Struct("!BBHII")
         self._rtx_pt: int | None = None
         self._rtx_ssrc = 0
         self._rtx_seq = random.getrandbits(15)
         self._hlen = 12
-        self._pair: Any = None
-        self._nominated: dict[int, Any] = {}
         self._emit: hooks.Emit = _unbound
 
     # --- policy side -------------------------------------------------------------------------
@@ -210,47 +287,7 @@ class SlotTrack(MediaStreamTrack):
         self._bound = True
         return True
 
-    # --- the per-packet path -----------------------------------------------------------------
-    def forward(self, seq: int, ts: int, marker: int, payload: bytes, keyframe: bool, now: float) -> None:
-        """One publisher packet (already unwrapped from RTX) for this slot: the hot path, one
-        header pack into the SRTP buffer, one protect and one ``sendto`` (``hooks.rtp_emitter``),
-        nothing awaited."""
-        if not self._bound and not self._bind():
-            self.packets_dropped += 1  # the subscriber's DTLS is not up yet
-            return
-        if self._waiting_keyframe:
-            if not keyframe:
-                self.packets_dropped += 1
-                if self.need_keyframe is not None:
-                    self.need_keyframe()
-                return
-            self._waiting_keyframe = False
-        if self._base is None:
-            step = STEP[self.kind]
-            if self._last_time:
-                step = max(step, round((now - self._last_time) * self._clock))
-            self._base = self._highest = seq
-            self._seq_offset = (self._last_seq + 1 - seq) & 0xFFFF
-            self._ts_offset = (self._last_ts + step - ts) & 0xFFFFFFFF
-        elif (seq - self._base) & 0x8000:
-            return  # older than the switch to this source (or than the reorder window)
-        elif not (seq - self._highest) & 0x8000:
-            self._highest = seq
-            if ((seq - self._base) & 0xFFFF) > REORDER_WINDOW * 2:  # keep the window sliding
-                self._base = (seq - REORDER_WINDOW) & 0xFFFF
-        out_seq = (seq + self._seq_offset) & 0xFFFF
-        out_ts = (ts + self._ts_offset) & 0xFFFFFFFF
-        if not (out_seq - self._last_seq) & 0x8000:
-            self._last_seq = out_seq
-        self._last_ts = out_ts
-        self._last_time = now
-        self._history[out_seq & self._mask] = (out_seq, out_ts, marker, payload)
-        self.packets_sent += 1
-        self.octets_sent += len(payload)
-        if self._nominated.get(1) is not self._pair and not self._rebind():
-            return
-        self._emit(self._b0, (marker << 7) | self._pt, out_seq, out_ts, self._ssrc, self._ext, payload)
-
+    # --- the per-packet path: forward (SlotCore), the slow paths here ------------------------
     def _rebind(self) -> bool:
         """ICE nominated another pair (restart, better candidate) or closed: re-read it."""
         self._bound = False
@@ -259,8 +296,8 @@ class SlotTrack(MediaStreamTrack):
     async def retransmit(self, seq: int) -> None:
         """A NACK from the subscriber (``RTCRtpSender._retransmit``): resend from the history,
         wrapped in RTX (RFC 4588) when negotiated."""
-        entry = self._history[seq & self._mask]
-        if entry is None or entry[0] != seq or not self._bound:
+        entry = self._history_entry(seq)
+        if entry is None or not self._bound:
             return
         if self._nominated.get(1) is not self._pair and not self._rebind():
             return

@@ -10,7 +10,6 @@ server and client peers side by side, and only the server's must forward without
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import queue
 import struct
@@ -421,7 +420,7 @@ def rtp_emitter(
     if leg is not None:
         # the whole emit in C: header, extension and payload written into the ring, libsrtp
         # protects them there (this thread), the sending thread sends
-        emit_queued: Emit = functools.partial(sender.emit, leg)
+        emit_queued: Emit = sender.emitter(leg)  # a LegEmit, which SlotCore sends through without a call
         return emit_queued
     protect = srtp_lib.srtp_protect
     ctx = session._srtp[0]

@@ -20,7 +20,7 @@ log = logging.getLogger("smo.media")
 
 _SendThread: Any
 try:
-    from realtime.media._sendthread import SendThread as _SendThread
+    from realtime.media._dataplane import SendThread as _SendThread
 except ImportError:  # pragma: no cover - depends on the install
     _SendThread = None
 
@@ -50,7 +50,7 @@ def current() -> Any:
     if not _enabled or _SendThread is None:
         return None
     if _sendthread is None:
-        from realtime.media import _sendthread as module
+        from realtime.media import _dataplane as module
         from realtime.media.hooks import srtp_protect_address
 
         module.set_protect(srtp_protect_address())

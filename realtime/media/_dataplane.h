@@ -1,0 +1,27 @@
+/* The SFU's data plane in C (the extension realtime.media._dataplane), shared between its parts:
+ *
+ *   _sendthread.c  the sending thread: a ring of datagrams a thread without the GIL sends, its
+ *                  destinations (Leg) and a leg's emitter (LegEmit: header, payload, SRTP
+ *                  protect straight into the ring);
+ *   _slot.c        a subscriber slot's per-packet state (SlotCore, the base of
+ *                  forwarding.SlotTrack): source switches, the continuous timeline, the NACK
+ *                  history, then the emit, in one C call per forwarded packet.
+ */
+#ifndef SMO_DATAPLANE_H
+#define SMO_DATAPLANE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* The object is a LegEmit (SendThread.emitter(leg)). */
+int dp_is_legemit(PyObject *obj);
+
+/* One RTP packet through a LegEmit, as its call does: 1 queued, 0 not queued (the ring is full,
+ * the packet too long or libsrtp refused it), -1 with an exception set. */
+int dp_legemit_send(PyObject *emitter, unsigned long b0, unsigned long b1, unsigned long seq, unsigned long ts,
+                    unsigned long ssrc, const char *ext, Py_ssize_t elen, const char *payload, Py_ssize_t plen);
+
+/* Adds SlotCore to the module (_slot.c). */
+int dp_slot_add_types(PyObject *module);
+
+#endif
