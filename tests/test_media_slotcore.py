@@ -199,3 +199,24 @@ def test_a_slot_in_a_reference_cycle_is_collected() -> None:
     gone = cycle()
     gc.collect()
     assert gone() is None
+
+
+def test_fanout_forwards_to_every_slot_and_honours_an_overridden_forward() -> None:
+    class Counting(recording(CSlotCore)):  # type: ignore[misc]
+        def forward(self, *args: Any) -> None:
+            self.calls = getattr(self, "calls", 0) + 1
+            super().forward(*args)
+
+    plain = [recording(CSlotCore)("audio") for _ in range(3)]
+    counting = Counting("audio")
+    reference = recording(PySlotCore)("audio")
+    slots = {*plain, counting, reference}
+    for i in range(5):
+        dataplane.fanout(slots, 100 + i, 960 * i, 0, b"opus", True, 1.0 + i / 50)
+    assert counting.calls == 5
+    for slot in slots:
+        assert [seq for _, _, seq, *_ in slot.sent] == [(slot.sent[0][2] + i) & 0xFFFF for i in range(5)]
+    with pytest.raises(TypeError):
+        dataplane.fanout(slots, 1, 1, 0, "not bytes", True, 1.0)
+    with pytest.raises(TypeError):
+        dataplane.fanout(None, 1, 1, 0, b"x", True, 1.0)

@@ -9,8 +9,10 @@
  * signalling, chat and the next packets.
  *
  * Single producer (calls hold the GIL, so pushes are serialised), single consumer (the
- * thread): a lock-free ring with atomic head and tail; the thread sleeps on a condition
- * variable when the ring is empty and `flush` wakes it. Per datagram the two sides touch no
+ * thread): a lock-free ring with atomic head and tail; the thread sleeps on a futex when the
+ * ring is empty and `flush` wakes it: one system call on each side, no mutex (a condition
+ * variable's mutex cost the waker a second system call whenever the woken thread found it
+ * still held). Per datagram the two sides touch no
  * shared cache line but the item itself: head and tail live on lines of their own, each side
  * keeps its own copy of the other's index and re-reads it only when the ring looks full
  * (producer) or empty (consumer), the indices are published with release/acquire (plain moves
@@ -33,7 +35,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,10 +83,8 @@ struct SendThread {
     PyObject_HEAD
     item_t *ring;
     size_t capacity; /* a power of two */
-    atomic_int waiting; /* the thread sleeps on cond */
+    atomic_int waiting; /* 1: the thread sleeps (or is about to) on this futex word */
     atomic_int stopping;
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;
     pthread_t thread;
     int started;
     unsigned long generation; /* fork_generation when the thread was started */
@@ -122,21 +124,16 @@ static void *sendthread_run(void *arg) {
         if (head == tail) {
             if (atomic_load(&self->stopping))
                 break;
-            pthread_mutex_lock(&self->mutex);
+            /* waiting, then tail re-read (both seq_cst): a producer that published an item
+             * either is seen here or sees waiting == 1 and wakes us (sendthread_wake); a wake
+             * that comes first turns waiting back to 0 and FUTEX_WAIT returns at once. A timed
+             * wait: a push whose flush never came is still sent within 50 ms. */
             atomic_store(&self->waiting, 1);
             if (atomic_load(&self->tail) == head && !atomic_load(&self->stopping)) {
-                /* A timed wait: a push whose flush never came is still sent within 50 ms. */
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += 50 * 1000 * 1000;
-                if (until.tv_nsec >= 1000000000L) {
-                    until.tv_sec += 1;
-                    until.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&self->cond, &self->mutex, &until);
+                struct timespec timeout = {0, 50 * 1000 * 1000};
+                syscall(SYS_futex, &self->waiting, FUTEX_WAIT_PRIVATE, 1, &timeout, NULL, 0);
             }
             atomic_store(&self->waiting, 0);
-            pthread_mutex_unlock(&self->mutex);
             atomic_store_explicit(&self->wakeups, atomic_load_explicit(&self->wakeups, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             continue;
@@ -175,8 +172,6 @@ static int sendthread_start(SendThread *self) {
     self->head_seen = 0;
     atomic_store(&self->waiting, 0);
     atomic_store(&self->stopping, 0);
-    pthread_mutex_init(&self->mutex, NULL);
-    pthread_cond_init(&self->cond, NULL);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
@@ -196,11 +191,8 @@ static void sendthread_wake(SendThread *self) {
     /* The tail was published with a release store; this fence orders it before the load of
      * waiting (the thread stores waiting, then re-reads tail): no wake-up is lost. */
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load(&self->waiting)) {
-        pthread_mutex_lock(&self->mutex);
-        pthread_cond_signal(&self->cond);
-        pthread_mutex_unlock(&self->mutex);
-    }
+    if (atomic_load(&self->waiting) && atomic_exchange(&self->waiting, 0))
+        syscall(SYS_futex, &self->waiting, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static int sendthread_init(SendThread *self, PyObject *args, PyObject *kwds) {
@@ -229,9 +221,7 @@ static void sendthread_stop(SendThread *self) {
     if (!running_here(self))
         return;
     atomic_store(&self->stopping, 1);
-    pthread_mutex_lock(&self->mutex);
-    pthread_cond_signal(&self->cond);
-    pthread_mutex_unlock(&self->mutex);
+    sendthread_wake(self);
     Py_BEGIN_ALLOW_THREADS
     pthread_join(self->thread, NULL);
     Py_END_ALLOW_THREADS

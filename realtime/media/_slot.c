@@ -242,37 +242,102 @@ static int forward(SlotCore *self, unsigned int seq, unsigned int ts, unsigned i
     return emit_packet(self, (marker << 7) | self->pt, out_seq, out_ts, payload);
 }
 
+typedef struct {
+    unsigned int seq, ts, marker;
+    PyObject *payload;
+    int keyframe;
+    double now;
+} packet_t;
+
+/* The six arguments of forward/fanout read and checked: 0, or -1 with a TypeError. */
+static int packet_args(PyObject *const *args, packet_t *p) {
+    unsigned long seq = PyLong_AsUnsignedLongMask(args[0]);
+    if (seq == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    unsigned long ts = PyLong_AsUnsignedLongMask(args[1]);
+    if (ts == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    int marker = PyObject_IsTrue(args[2]);
+    if (marker < 0)
+        return -1;
+    if (!PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "forward: payload must be bytes");
+        return -1;
+    }
+    int keyframe = PyObject_IsTrue(args[4]);
+    if (keyframe < 0)
+        return -1;
+    double now = PyFloat_AsDouble(args[5]);
+    if (now == -1.0 && PyErr_Occurred())
+        return -1;
+    p->seq = (unsigned int)(seq & 0xFFFF);
+    p->ts = (unsigned int)(ts & 0xFFFFFFFFu);
+    p->marker = (unsigned int)marker;
+    p->payload = args[3];
+    p->keyframe = keyframe;
+    p->now = now;
+    return 0;
+}
+
+static int forward_packet(SlotCore *self, const packet_t *p) {
+    if (self->history == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "SlotCore.__init__ was not called");
+        return -1;
+    }
+    return forward(self, p->seq, p->ts, p->marker, p->payload, p->keyframe, p->now);
+}
+
 /* forward(seq, ts, marker, payload, keyframe, now) -> None */
 static PyObject *slot_forward(SlotCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    packet_t p;
     if (nargs != 6) {
         PyErr_SetString(PyExc_TypeError, "forward(seq, ts, marker, payload, keyframe, now)");
         return NULL;
     }
-    if (self->history == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "SlotCore.__init__ was not called");
+    if (packet_args(args, &p) < 0 || forward_packet(self, &p) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject SlotCoreType;
+static PyObject *str_forward, *core_forward; /* "forward", SlotCore's own method descriptor */
+
+/* fanout(slots, seq, ts, marker, payload, keyframe, now) -> None: every slot's forward for one
+ * publisher packet, in one call (the publication's loop over its slots). A slot whose class
+ * overrides forward, or that is no SlotCore, gets its own forward called. */
+static PyObject *slot_fanout(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    packet_t p;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "fanout(slots, seq, ts, marker, payload, keyframe, now)");
         return NULL;
     }
-    unsigned long seq = PyLong_AsUnsignedLongMask(args[0]);
-    if (seq == (unsigned long)-1 && PyErr_Occurred())
+    if (packet_args(args + 1, &p) < 0)
         return NULL;
-    unsigned long ts = PyLong_AsUnsignedLongMask(args[1]);
-    if (ts == (unsigned long)-1 && PyErr_Occurred())
+    PyObject *iter = PyObject_GetIter(args[0]);
+    if (iter == NULL)
         return NULL;
-    int marker = PyObject_IsTrue(args[2]);
-    if (marker < 0)
-        return NULL;
-    if (!PyBytes_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "forward: payload must be bytes");
-        return NULL;
+    PyObject *slot;
+    while ((slot = PyIter_Next(iter)) != NULL) {
+        int rc;
+        PyTypeObject *type = Py_TYPE(slot);
+        if (PyType_IsSubtype(type, &SlotCoreType) && _PyType_Lookup(type, str_forward) == core_forward) {
+            rc = forward_packet((SlotCore *)slot, &p);
+        } else {
+            PyObject *r = PyObject_VectorcallMethod(str_forward, (PyObject *[]){slot, args[1], args[2], args[3],
+                                                                               args[4], args[5], args[6]},
+                                                    7, NULL);
+            rc = r == NULL ? -1 : 0;
+            Py_XDECREF(r);
+        }
+        Py_DECREF(slot);
+        if (rc < 0) {
+            Py_DECREF(iter);
+            return NULL;
+        }
     }
-    int keyframe = PyObject_IsTrue(args[4]);
-    if (keyframe < 0)
-        return NULL;
-    double now = PyFloat_AsDouble(args[5]);
-    if (now == -1.0 && PyErr_Occurred())
-        return NULL;
-    if (forward(self, (unsigned int)(seq & 0xFFFF), (unsigned int)(ts & 0xFFFFFFFFu), (unsigned int)marker, args[3],
-                keyframe, now) < 0)
+    Py_DECREF(iter);
+    if (PyErr_Occurred())
         return NULL;
     Py_RETURN_NONE;
 }
@@ -386,14 +451,28 @@ int dp_slot_add_types(PyObject *module) {
     str_bind = PyUnicode_InternFromString("_bind");
     str_rebind = PyUnicode_InternFromString("_rebind");
     str_get = PyUnicode_InternFromString("get");
+    str_forward = PyUnicode_InternFromString("forward");
     int_one = PyLong_FromLong(1);
     if (str_bind == NULL || str_rebind == NULL || str_get == NULL || int_one == NULL)
         return -1;
-    if (PyType_Ready(&SlotCoreType) < 0)
+    if (str_forward == NULL || PyType_Ready(&SlotCoreType) < 0)
         return -1;
+    core_forward = PyDict_GetItemWithError(SlotCoreType.tp_dict, str_forward); /* borrowed, lives as the type */
+    if (core_forward == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "SlotCore has no forward");
+        return -1;
+    }
     Py_INCREF(&SlotCoreType);
     if (PyModule_AddObject(module, "SlotCore", (PyObject *)&SlotCoreType) < 0) {
         Py_DECREF(&SlotCoreType);
+        return -1;
+    }
+    static PyMethodDef fanout_def = {"fanout", (PyCFunction)(void (*)(void))slot_fanout, METH_FASTCALL,
+                                     "fanout(slots, seq, ts, marker, payload, keyframe, now): every slot's forward"};
+    PyObject *fanout = PyCFunction_NewEx(&fanout_def, NULL, NULL);
+    if (fanout == NULL || PyModule_AddObject(module, "fanout", fanout) < 0) {
+        Py_XDECREF(fanout);
         return -1;
     }
     return 0;

@@ -24,7 +24,7 @@ import os
 import random
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,10 +200,19 @@ class PySlotCore:
         return entry if entry is not None and entry[0] == seq else None
 
 
+def py_fanout(
+    slots: Iterable[Any], seq: int, ts: int, marker: int, payload: bytes, keyframe: bool, now: float
+) -> None:
+    """One publisher packet for every slot of its publication (``_dataplane.fanout`` in C)."""
+    for slot in slots:
+        slot.forward(seq, ts, marker, payload, keyframe, now)
+
+
 SlotCore: Any = PySlotCore
+fanout: Callable[[Iterable[Any], int, int, int, bytes, bool, float], None] = py_fanout
 if os.environ.get("SMO_MEDIA_PYTHON_SLOTS") != "1":  # a diagnostic switch for A/B benches
     try:
-        from realtime.media._dataplane import SlotCore
+        from realtime.media._dataplane import SlotCore, fanout  # noqa: F401 (fanout: peer.py)
     except ImportError:  # pragma: no cover - depends on the install
         pass
 

@@ -22,7 +22,7 @@ from realtime.media import hooks, sendthread
 from realtime.media.capture import SpeechCapture
 from realtime.media.config import MediaConfig
 from realtime.media.errors import BadSignal, CodecUnsupported
-from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, vp8_keyframe_start
+from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, fanout, vp8_keyframe_start
 from realtime.media.recorder import TrackWriter
 from realtime.media.speech import SpeechDetector
 
@@ -159,8 +159,7 @@ class Publication:
             return
         keyframe = self.kind == "audio" or vp8_keyframe_start(payload)
         ts, marker = packet.timestamp, packet.marker
-        for slot in self.slots:
-            slot.forward(seq, ts, marker, payload, keyframe, now)
+        fanout(self.slots, seq, ts, marker, payload, keyframe, now)
         sendthread.flush()  # one wake-up of the sending thread per fan-out
 
     def request_keyframe(self) -> None:
