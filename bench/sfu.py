@@ -22,7 +22,8 @@ the engine never idles, as when the transcript has fallen behind). The JSON's
 frame rate, loss) with against without: inference must not slow the room.
 
 Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
-watching); the server runs on uvloop, as under uvicorn. Server CPU is getrusage of the child
+watching); the server runs on uvloop, as under uvicorn, with the garbage collector set up as the
+app sets it (server/gc_policy.py: survivors of full collections frozen). Server CPU is getrusage of the child
 (all its threads, the kernel's work in its syscalls included) for both paths.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -112,6 +114,14 @@ async def _serve(conn: Connection, mode: str) -> None:
 
     loop = asyncio.get_running_loop()
     from realtime.media import sendthread
+    from server.gc_policy import GcPolicy
+
+    # the collector as the app's runtime sets it up (server/runtime.py): what exists now is
+    # frozen, and the survivors of each full collection are frozen after it
+    gc.collect()
+    gc.freeze()
+    collector = GcPolicy()
+    collector.install(loop)
 
     sendthread.configure(mode != "sfu-loop")  # sfu-loop: the event loop sends every packet itself
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
@@ -164,6 +174,7 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "transcriptions": len(rtfs),
                 "loop_cpu": loop_usage.ru_utime + loop_usage.ru_stime,
                 "rtf": sum(rtfs[-5:]) / len(rtfs[-5:]) if rtfs else 0.0,
+                "gc": collector.status(),
             }
             conn.send((usage.ru_utime + usage.ru_stime, sent, extra))
         else:
@@ -283,7 +294,10 @@ async def run(mode: str, args: argparse.Namespace, video: list[bytes], audio: li
         "subscriber_video_fps_mean": round(sum(video_fps) / len(video_fps), 1) if video_fps else 0,
         "loss": round(lost / (lost + received), 4) if received else None,
         "load_generator_cpu_share": round(mine / elapsed, 3),
-        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k not in ("rtf", "loop_cpu")},
+        **{f"server_{k}": extra1[k] - extra0.get(k, 0) for k in extra1 if k not in ("rtf", "loop_cpu", "gc")},
+        # full collections during the window and the longest (server/gc_policy.py)
+        "server_gc_full_collections": extra1["gc"]["full_collections"] - extra0["gc"]["full_collections"],
+        "server_gc_longest_full_ms": extra1["gc"]["longest_full_ms"],
         # the event loop's own thread per forwarded packet (with the send thread, the kernel's
         # send runs on the other thread)
         "loop_us_per_packet": round((extra1["loop_cpu"] - extra0["loop_cpu"]) / forwarded * 1e6, 1)

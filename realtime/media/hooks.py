@@ -58,6 +58,8 @@ TRANSPORT_TAPPED = "_smo_rtp_tap"
 TRANSPORT_SEND_THREAD = "_smo_send_thread"
 TRANSPORT_LEG = "_smo_send_leg"  # (pair, session, leg): one leg per connection, shared by its slots
 TRANSPORT_TX = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
+TRANSPORT_RX = ("_RTCDtlsTransport__rx_bytes", "_RTCDtlsTransport__rx_packets")
+PROTOCOL_DIRECT = "_smo_direct_receive"
 RTX_ROUTED = "_smo_rtx_routing"
 RECEIVER_FORWARDING = "_smo_forwarding_receive"
 RECEIVER_PRIVATE = {
@@ -238,21 +240,25 @@ def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> boo
     handling (RR, NACK, jitter buffer; or, for a receiver given ``install_forwarding_receive``,
     its lean bookkeeping). ``_recv_next`` calls
     ``await self._handle_rtp_data(data, arrival_time_ms=...)`` after SRTP unprotect; the
-    instance attribute shadows the method. Idempotent; returns False if already tapped."""
+    instance attribute shadows the method. The same delivery also serves the transport's
+    direct receive (``install_direct_receive``), which most RTP takes. Idempotent; returns
+    False if already tapped."""
     if getattr(transport, TRANSPORT_TAPPED, False):
         return False
     extensions = transport._rtp_header_extensions_map
     install_rtx_routing(transport)
     router = transport._rtp_router
 
-    async def handle(data: bytes, arrival_time_ms: int) -> None:
+    def deliver(data: bytes, arrival_time_ms: int) -> Any:
+        """The decrypted packet to the tap and its receiver; a coroutine still to run for a
+        receiver without lean handling, else None."""
         try:
             packet = RtpPacket.parse(data, extensions)
         except ValueError:
-            return
+            return None
         receiver = router.route_rtp(packet)
         if receiver is None:
-            return
+            return None
         try:
             tap(receiver, packet, data)  # type: ignore[arg-type]
         except Exception:  # never let forwarding kill the publisher's transport loop
@@ -260,12 +266,61 @@ def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> boo
         lean = getattr(receiver, RECEIVER_FORWARDING, None)
         if lean is not None:
             lean(packet, arrival_time_ms)
-        else:
-            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+            return None
+        return receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+
+    async def handle(data: bytes, arrival_time_ms: int) -> None:
+        pending = deliver(data, arrival_time_ms)
+        if pending is not None:
+            await pending
 
     transport._handle_rtp_data = handle  # type: ignore[method-assign]
     setattr(transport, TRANSPORT_TAPPED, True)
+    install_direct_receive(transport, deliver)
     return True
+
+
+def install_direct_receive(transport: RTCDtlsTransport, deliver: Callable[[bytes, int], Any]) -> int:
+    """SRTP (not SRTCP) datagrams handled where the socket hands them over, synchronously.
+
+    aioice's ``StunProtocol.datagram_received`` first tries every datagram as STUN (a raised
+    ``ValueError`` for each RTP packet), then queues it on the connection; the DTLS transport's
+    task wakes, awaits it through four coroutines and only then unprotects it: a future, a task
+    step and an exception per packet. This wraps ``datagram_received`` of the connection's
+    sockets: once the transport has its inbound SRTP session, an RTP datagram is counted in the
+    transport's statistics as ``_recv_next`` counts it, unprotected (a packet libsrtp refuses is
+    dropped, as there) and given to ``deliver`` (``install_transport_tap``'s) right away. STUN,
+    DTLS and SRTCP take aioice's and aiortc's path unchanged. Returns the sockets wrapped."""
+    connection = transport.transport._connection
+    pending: set[asyncio.Future[None]] = set()
+    wrapped = 0
+    for protocol in list(connection._protocols):
+        if not isinstance(protocol, StunProtocol) or getattr(protocol, PROTOCOL_DIRECT, False):
+            continue
+        wrapped += 1
+        original = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: tuple[Any, ...], original: Any = original) -> None:
+            srtp = transport._rx_srtp
+            if srtp is None or len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
+                original(data, addr)  # STUN, DTLS, SRTCP, or before DTLS is up
+                return
+            setattr(transport, TRANSPORT_RX[0], getattr(transport, TRANSPORT_RX[0]) + len(data))
+            setattr(transport, TRANSPORT_RX[1], getattr(transport, TRANSPORT_RX[1]) + 1)
+            arrival_time_ms = clock.current_ms()
+            try:
+                clear = srtp.unprotect(data)
+            except SrtpError:
+                return
+            coro = deliver(clear, arrival_time_ms)
+            if coro is not None:
+                task = asyncio.ensure_future(coro)
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+        protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
+        setattr(protocol, PROTOCOL_DIRECT, True)
+    return wrapped
 
 
 def install_receiver_rtcp_tap(receiver: RTCRtpReceiver, tap: Callable[[AnyRtcpPacket], None]) -> None:
@@ -613,6 +668,7 @@ __all__ = [
     "PassthroughQueue",
     "SrtpProtector",
     "datagram_sender",
+    "install_direct_receive",
     "install_forwarding_receive",
     "install_receiver_passthrough",
     "install_receiver_rtcp_tap",
