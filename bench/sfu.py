@@ -9,6 +9,7 @@ frame rate and loss; then the same through ``MediaRelay`` (decode once, encode p
     .venv/bin/python bench/sfu.py [--publishers 2] [--subscribers 16] [--seconds 12] [--loop uvloop]
     .venv/bin/python bench/sfu.py --recording [--rounds 2]   # forwarding with and without recording
     .venv/bin/python bench/sfu.py --transcription [--rounds 2]   # ... with and without transcription
+    .venv/bin/python bench/sfu.py --skip-relay --rtcp off   # diagnostic: RTCP loops at 1000 s (what RTCP costs)
 
 ``--recording``: alternating runs without and with every published track written to WebM files
 (realtime/media/recorder.py, a writer thread per track), no relay; the JSON's
@@ -313,6 +314,25 @@ def mean(rows: list[dict[str, Any]], key: str) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def slow_rtcp(which: str) -> None:
+    """Every aiortc RTCP loop (each sender's SR, each receiver's RR) waits 1000 s instead of
+    0.5-1.5 s: in the server (the forked child), the generator (this process) or both. A
+    diagnostic for what RTCP costs the server, never how it runs."""
+    import random
+    import types
+
+    from aiortc import rtcrtpreceiver, rtcrtpsender
+
+    parent = os.getpid()
+
+    def interval() -> float:
+        in_server = os.getpid() != parent
+        off = which == "off" or (which == "server-off") == in_server
+        return 1000.0 if off else random.random()
+
+    rtcrtpsender.random = rtcrtpreceiver.random = types.SimpleNamespace(random=interval)  # type: ignore[assignment]
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--publishers", type=int, default=2)
@@ -331,7 +351,15 @@ async def main() -> None:
     ap.add_argument(
         "--rounds", type=int, default=2, help="with --recording/--transcription/--send-thread: pairs of runs"
     )
+    ap.add_argument(
+        "--rtcp",
+        choices=("on", "off", "server-off", "generator-off"),
+        default="on",
+        help="diagnostic: aiortc's RTCP loops every 1000 s (all, the server's, the generator's) — what RTCP costs",
+    )
     args = ap.parse_args()
+    if args.rtcp != "on":
+        slow_rtcp(args.rtcp)
     video, audio = encode_media(2)
     print(
         f"pre-encoded {len(video)} VP8 frames ({sum(map(len, video)) // len(video)} B avg), {len(audio)} Opus"
