@@ -27,9 +27,11 @@ from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RtcpByePacket,
     RtcpPacket,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
+    RtcpSdesPacket,
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
@@ -161,9 +163,15 @@ def test_fast_path_call_sites() -> None:
     sender_rtcp = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
     assert "await self._retransmit(seq)" in sender_rtcp
     run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
-    assert "RtcpSrPacket(" in run_rtcp and "await self._send_rtcp(packets)" in run_rtcp
-    assert "self.__lsr = " in run_rtcp
+    assert "self.__rtcp_started.set()" in run_rtcp and "self.__rtcp_exited.set()" in run_rtcp
+    assert "self.__lsr = " in run_rtcp and "self.__lsr_time = time.time()" in run_rtcp
+    assert "await asyncio.gather(self.__rtp_started.wait(), self.__rtcp_started.wait())" in inspect.getsource(
+        RTCRtpSender.stop
+    )
+    assert "rtt = time.time() - self.__lsr_time" in sender_rtcp
     send = inspect.getsource(RTCRtpSender.send)
+    assert "self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())" in send
+    assert "self.__cname = parameters.rtcp.cname" in send
     assert "self.__rtx_payload_type = codec.payloadType" in send
     assert "self.__rtp_header_extensions_map.configure(parameters)" in send
     assert "self.__packet_count" in inspect.getsource(RTCRtpSender.getStats)
@@ -254,17 +262,38 @@ async def test_transport_tap_sender_hooks_and_extension_block() -> None:
         sent.append(data)
 
     transport._send_rtp = capture  # type: ignore[method-assign]
-    hooks.install_sender_report_hook(sender, lambda: (0x1111_0000_0000, 777, 3, 300))
-    await sender._send_rtcp([RtcpSrPacket(ssrc=sender._ssrc, sender_info=RtcpSenderInfo(0, 0, 0, 0))])
-    info = RtcpPacket.parse(sent[0])[0].sender_info  # type: ignore[union-attr]
-    assert (info.ntp_timestamp, info.rtp_timestamp, info.packet_count, info.octet_count) == (
-        0x1111_0000_0000,
-        777,
-        3,
-        300,
+    # The connection's compound: an SR per sender, then one SDES with every CNAME.
+    other = RTCRtpSender("audio", transport)
+    setattr(sender, hooks.SENDER_CNAME, "cname-a")
+    setattr(other, hooks.SENDER_CNAME, "cname-b")
+    compound = hooks.sender_reports_compound(
+        [(sender, (0x1111_0000_0000, 777, 3, 300)), (other, (0x2222_0000_0000, 888, 4, 400))]
     )
+    packets = RtcpPacket.parse(compound)
+    assert [type(p) for p in packets] == [RtcpSrPacket, RtcpSrPacket, RtcpSdesPacket]
+    got = [
+        (p.ssrc, p.sender_info.ntp_timestamp, p.sender_info.rtp_timestamp, p.sender_info.packet_count)  # type: ignore[union-attr]
+        for p in packets[:2]
+    ]
+    assert got == [(sender._ssrc, 0x1111_0000_0000, 777, 3), (other._ssrc, 0x2222_0000_0000, 888, 4)]
+    assert [(c.ssrc, c.items) for c in packets[2].chunks] == [  # type: ignore[union-attr]
+        (sender._ssrc, [(1, b"cname-a")]),
+        (other._ssrc, [(1, b"cname-b")]),
+    ]
     stats = [s for s in (await sender.getStats()).values() if s.type == "outbound-rtp"]
     assert stats[0].packetsSent == 3
+    assert getattr(sender, hooks.SENDER_LSR) == (0x1111_0000_0000 >> 16) & 0xFFFFFFFF
+    assert getattr(sender, hooks.SENDER_LSR_TIME) is not None
+    # A sender's own loop only says BYE when it stops (its reports are the connection's).
+    quiet = RTCRtpSender("audio", transport)
+    hooks.install_quiet_sender_rtcp(quiet)
+    task = asyncio.ensure_future(quiet._run_rtcp())
+    await asyncio.sleep(0.05)
+    assert getattr(quiet, hooks.SENDER_RTCP_STARTED).is_set() and len(sent) == 0
+    task.cancel()
+    await getattr(quiet, hooks.SENDER_RTCP_EXITED).wait()
+    (bye,) = RtcpPacket.parse(sent[0])
+    assert isinstance(bye, RtcpByePacket) and bye.sources == [quiet._ssrc]
     await pc.close()
 
 

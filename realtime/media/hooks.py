@@ -13,6 +13,7 @@ import asyncio
 import logging
 import queue
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +29,11 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     AnyRtcpPacket,
+    RtcpByePacket,
     RtcpPsfbPacket,
+    RtcpSdesPacket,
     RtcpSenderInfo,
+    RtcpSourceInfo,
     RtcpSrPacket,
     RtpPacket,
     is_rtcp,
@@ -54,6 +58,10 @@ SENDER_RTX_PAYLOAD_TYPE = "_RTCRtpSender__rtx_payload_type"
 SENDER_EXTENSIONS_MAP = "_RTCRtpSender__rtp_header_extensions_map"
 SENDER_COUNTERS = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count")
 SENDER_LSR = "_RTCRtpSender__lsr"
+SENDER_LSR_TIME = "_RTCRtpSender__lsr_time"
+SENDER_CNAME = "_RTCRtpSender__cname"
+SENDER_RTCP_STARTED = "_RTCRtpSender__rtcp_started"
+SENDER_RTCP_EXITED = "_RTCRtpSender__rtcp_exited"
 TRANSPORT_TAPPED = "_smo_rtp_tap"
 TRANSPORT_SEND_THREAD = "_smo_send_thread"
 TRANSPORT_LEG = "_smo_send_leg"  # (pair, session, leg): one leg per connection, shared by its slots
@@ -342,29 +350,48 @@ def install_sender_retransmit(sender: RTCRtpSender, retransmit: Callable[[int], 
     sender._retransmit = retransmit  # type: ignore[method-assign,assignment]
 
 
-def install_sender_report_hook(
-    sender: RTCRtpSender, report: Callable[[], tuple[int, int, int, int] | None]
-) -> None:
-    """``RTCRtpSender._run_rtcp`` builds an SR from its own (idle) counters and passes it to
-    ``self._send_rtcp(packets)``; this rewrites the SR's sender info with ``report()`` =
-    (ntp, rtp timestamp, packets, octets) and keeps the sender's stats and LSR in step."""
-    original = sender._send_rtcp
+def install_quiet_sender_rtcp(sender: RTCRtpSender) -> None:
+    """Before ``sender.send()``: its RTCP loop — an SR and an SDES every 0.5-1.5 s, one SRTCP
+    packet per sender — becomes one that only says BYE when the sender stops (and sets the
+    events ``stop()`` waits for). Its reports go out with the other slots' of the same
+    connection in one compound packet (``sender_reports_compound``), sent by the connection."""
 
-    async def send(packets: list[AnyRtcpPacket]) -> None:
-        first = packets[0] if packets else None
-        if isinstance(first, RtcpSrPacket) and first.ssrc == sender._ssrc:
-            values = report()
-            if values is not None:
-                ntp, rtp_ts, count, octets = values
-                first.sender_info = RtcpSenderInfo(
-                    ntp_timestamp=ntp, rtp_timestamp=rtp_ts, packet_count=count, octet_count=octets
-                )
-                setattr(sender, SENDER_LSR, (ntp >> 16) & 0xFFFFFFFF)
-                setattr(sender, SENDER_COUNTERS[0], count)
-                setattr(sender, SENDER_COUNTERS[1], octets)
-        await original(packets)
+    async def run_rtcp() -> None:
+        getattr(sender, SENDER_RTCP_STARTED).set()
+        try:
+            await asyncio.get_running_loop().create_future()  # until stop() cancels the task
+        except asyncio.CancelledError:
+            pass
+        try:
+            await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        finally:
+            getattr(sender, SENDER_RTCP_EXITED).set()
 
-    sender._send_rtcp = send  # type: ignore[method-assign]
+    sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
+
+
+def sender_reports_compound(entries: list[tuple[RTCRtpSender, tuple[int, int, int, int]]]) -> bytes:
+    """One compound RTCP packet for several senders of a connection (RFC 3550 §6.1; several
+    SSRCs of one endpoint in one compound: RFC 8108 §5.4.1): an SR per sender with its
+    (NTP time, RTP timestamp, packets, octets), then SDES with each sender's CNAME — what each
+    sender's own loop sent separately. Each sender's LSR and its time (its round-trip time from
+    the receiver's reports) and its counters (``getStats``) are kept as aiortc keeps them."""
+    now = time.time()
+    reports: list[bytes] = []
+    chunks: list[RtcpSourceInfo] = []
+    for sender, (ntp, rtp_ts, count, octets) in entries:
+        info = RtcpSenderInfo(ntp_timestamp=ntp, rtp_timestamp=rtp_ts, packet_count=count, octet_count=octets)
+        reports.append(bytes(RtcpSrPacket(ssrc=sender._ssrc, sender_info=info)))
+        setattr(sender, SENDER_LSR, (ntp >> 16) & 0xFFFFFFFF)
+        setattr(sender, SENDER_LSR_TIME, now)
+        setattr(sender, SENDER_COUNTERS[0], count)
+        setattr(sender, SENDER_COUNTERS[1], octets)
+        cname: str | None = getattr(sender, SENDER_CNAME)
+        if cname is not None:
+            chunks.append(RtcpSourceInfo(ssrc=sender._ssrc, items=[(1, cname.encode("utf8"))]))
+    for i in range(0, len(chunks), 31):  # an SDES packet counts its chunks in 5 bits
+        reports.append(bytes(RtcpSdesPacket(chunks=chunks[i : i + 31])))
+    return b"".join(reports)
 
 
 def sender_rtx_payload_type(sender: RTCRtpSender) -> int | None:
@@ -670,12 +697,12 @@ __all__ = [
     "datagram_sender",
     "install_direct_receive",
     "install_forwarding_receive",
+    "install_quiet_sender_rtcp",
     "install_receiver_passthrough",
     "install_receiver_rtcp_tap",
     "install_receiver_tap",
     "install_sender_encoder",
     "install_sender_keyframe_hook",
-    "install_sender_report_hook",
     "install_sender_retransmit",
     "install_transport_send_thread",
     "install_transport_tap",
@@ -688,6 +715,7 @@ __all__ = [
     "sender_encoder",
     "sender_header_extensions",
     "sender_leg",
+    "sender_reports_compound",
     "sender_rtx_payload_type",
     "srtp_protect_address",
     "srtp_sender",

@@ -8,6 +8,8 @@ in the offer message labels each sending mid: "mic", "camera" or "screen".
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import time
 from collections.abc import Coroutine
 from typing import Any, Literal, Protocol
@@ -25,6 +27,8 @@ from realtime.media.errors import BadSignal, CodecUnsupported
 from realtime.media.forwarding import PackOnlyEncoder, SlotTrack, fanout, vp8_keyframe_start
 from realtime.media.recorder import TrackWriter
 from realtime.media.speech import SpeechDetector
+
+log = logging.getLogger("smo.media")
 
 Source = Literal["mic", "camera", "screen"]
 MIME = {"audio": "audio/opus", "video": "video/VP8"}
@@ -186,6 +190,7 @@ class Peer:
         self.closed = False
         self.remote_ufrag: str | None = None  # identifies the client's RTCPeerConnection
         self.connected = asyncio.Event()
+        self._reports: asyncio.Task[None] | None = None  # _send_reports, from the first slot on
         self.pc.on("connectionstatechange", self._state_changed)
 
     def _state_changed(self) -> None:
@@ -289,8 +294,10 @@ class Peer:
         hooks.install_sender_encoder(sender, encoder)
         hooks.install_sender_keyframe_hook(sender, slot.request_keyframe)
         hooks.install_sender_retransmit(sender, slot.retransmit)
-        hooks.install_sender_report_hook(sender, slot.sender_report)
+        hooks.install_quiet_sender_rtcp(sender)  # its reports: the connection's (_send_reports)
         slot.attach(sender, payload_type, rtx_payload_type)
+        if self._reports is None:
+            self._reports = asyncio.get_running_loop().create_task(self._send_reports())
         sender.replaceTrack(slot)
         self.encoders.append(encoder)
         self.slots[slot.mid] = slot
@@ -315,8 +322,31 @@ class Peer:
             raise BadSignal()
         await self.pc.addIceCandidate(parsed)
 
+    async def _send_reports(self) -> None:
+        """The sender reports of all this connection's slots in one compound RTCP packet every
+        0.5-1.5 s (aiortc's interval; aiortc sent one packet per slot, each its own SRTCP
+        protect, send and wake-up of the receiver). A slot that has sent nothing yet reports
+        nothing."""
+        while not self.closed:
+            await asyncio.sleep(0.5 + random.random())
+            try:
+                by_transport: dict[Any, list[tuple[Any, tuple[int, int, int, int]]]] = {}
+                for slot in list(self.slots.values()):
+                    values = slot.sender_report()
+                    if slot.sender is not None and values is not None:
+                        by_transport.setdefault(slot.sender.transport, []).append((slot.sender, values))
+                for transport, entries in by_transport.items():
+                    if transport.state == "connected":
+                        await transport._send_rtp(hooks.sender_reports_compound(entries))
+            except ConnectionError:
+                pass
+            except Exception:  # a report is never worth the connection's reporting loop
+                log.exception("media: sender reports failed")
+
     async def close(self) -> None:
         self.closed = True
+        if self._reports is not None:
+            self._reports.cancel()
         for slot in self.slots.values():
             slot.stop()
         # aiortc may be closing this connection itself (remote DTLS closed); a cancelled
