@@ -474,3 +474,45 @@ def test_rtx_routing_by_ssrc() -> None:
     assert router.route_rtp(RtpPacket(payload_type=96, ssrc=1222)) is receivers[1]
     assert router.route_rtp(RtpPacket(payload_type=97, ssrc=9999)) is None  # unknown stays out
     assert router.route_rtp(RtpPacket(payload_type=111, ssrc=2222)) is None  # wrong payload type
+
+
+async def test_run_now_finishes_on_the_spot_or_hands_a_suspended_coroutine_to_a_task() -> None:
+    """hooks.run_now (the direct receive's way to run aiortc's RTCP/RTP handlers)."""
+    pending: set[asyncio.Future[Any]] = set()
+    done: list[str] = []
+
+    async def at_once() -> None:
+        done.append("at once")
+
+    hooks.run_now(at_once(), pending)
+    assert done == ["at once"] and not pending
+    gate = asyncio.get_running_loop().create_future()
+
+    async def waits() -> None:
+        done.append(await gate)
+        await asyncio.sleep(0)
+        done.append("after a bare yield")
+
+    hooks.run_now(waits(), pending)
+    assert len(pending) == 1
+    gate.set_result("resumed")
+    await asyncio.gather(*pending)
+    assert done[1:] == ["resumed", "after a bare yield"]
+    failing = asyncio.get_running_loop().create_future()
+
+    async def sees_the_exception() -> None:
+        try:
+            await failing
+        except ValueError as exc:
+            done.append(f"caught {exc}")
+        raise RuntimeError("logged, not raised")
+
+    hooks.run_now(sees_the_exception(), pending)
+    failing.set_exception(ValueError("boom"))
+    await asyncio.gather(*pending)
+    assert done[-1] == "caught boom"
+
+    async def raises_at_once() -> None:
+        raise RuntimeError("logged, not raised")
+
+    hooks.run_now(raises_at_once(), pending)  # no exception escapes to the socket's callback
