@@ -14,7 +14,7 @@ import logging
 import queue
 import struct
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from aioice.ice import CandidatePair, StunProtocol
@@ -68,7 +68,6 @@ TRANSPORT_LEG = "_smo_send_leg"  # (pair, session, leg): one leg per connection,
 TRANSPORT_TX = ("_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 TRANSPORT_RX = ("_RTCDtlsTransport__rx_bytes", "_RTCDtlsTransport__rx_packets")
 PROTOCOL_DIRECT = "_smo_direct_receive"
-TRANSPORT_DELIVER = "_smo_rtp_deliver"
 RTX_ROUTED = "_smo_rtx_routing"
 RECEIVER_FORWARDING = "_smo_forwarding_receive"
 RECEIVER_PRIVATE = {
@@ -249,9 +248,9 @@ def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> boo
     handling (RR, NACK, jitter buffer; or, for a receiver given ``install_forwarding_receive``,
     its lean bookkeeping). ``_recv_next`` calls
     ``await self._handle_rtp_data(data, arrival_time_ms=...)`` after SRTP unprotect; the
-    instance attribute shadows the method. The same delivery, synchronous, serves the
-    transport's direct receive (``install_direct_receive``), which RTP takes once DTLS is up.
-    Idempotent; returns False if already tapped."""
+    instance attribute shadows the method. The same delivery also serves the transport's
+    direct receive (``install_direct_receive``), which most RTP takes. Idempotent; returns
+    False if already tapped."""
     if getattr(transport, TRANSPORT_TAPPED, False):
         return False
     extensions = transport._rtp_header_extensions_map
@@ -284,68 +283,24 @@ def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> boo
             await pending
 
     transport._handle_rtp_data = handle  # type: ignore[method-assign]
-    setattr(transport, TRANSPORT_DELIVER, deliver)  # the direct receive's way in
     setattr(transport, TRANSPORT_TAPPED, True)
+    install_direct_receive(transport, deliver)
     return True
 
 
-def run_now(coro: Coroutine[Any, Any, Any], pending: set[asyncio.Future[Any]]) -> None:
-    """Run a coroutine on the spot (RTCP and RTP handlers of aiortc are coroutines that in
-    practice never wait); if it does suspend, a task takes it over from there (kept in
-    ``pending`` until done). An exception is logged: it must not reach the socket's callback,
-    which would close the socket."""
-    try:
-        yielded = coro.send(None)
-    except StopIteration:
-        return
-    except Exception:
-        logging.getLogger("smo.media").exception("media: a packet's handler failed")
-        return
-    task = asyncio.ensure_future(_resume(coro, yielded))
-    pending.add(task)
-    task.add_done_callback(pending.discard)
-
-
-async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
-    """Drive a coroutine that suspended on ``yielded`` (a future, or None: a bare yield) as an
-    asyncio task would: wait for it, then resume the coroutine with None (``Future.__await__``
-    reads the result or raises the exception itself)."""
-    while True:
-        try:
-            if yielded is None:
-                await asyncio.sleep(0)
-            else:
-                await yielded
-        except BaseException:  # the coroutine sees the outcome when resumed
-            pass
-        try:
-            yielded = coro.send(None)
-        except StopIteration:
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logging.getLogger("smo.media").exception("media: a packet's handler failed")
-            return
-
-
-def install_direct_receive(transport: RTCDtlsTransport) -> int:
-    """SRTP and SRTCP datagrams handled where the socket hands them over.
+def install_direct_receive(transport: RTCDtlsTransport, deliver: Callable[[bytes, int], Any]) -> int:
+    """SRTP (not SRTCP) datagrams handled where the socket hands them over, synchronously.
 
     aioice's ``StunProtocol.datagram_received`` first tries every datagram as STUN (a raised
-    ``ValueError`` for each RTP or RTCP packet), then queues it on the connection; the DTLS
-    transport's task wakes, awaits it through four coroutines and only then unprotects it: a
-    future, a task step and an exception per packet. This wraps ``datagram_received`` of the
-    connection's sockets: once the transport has its inbound SRTP session, an SRTP or SRTCP
-    datagram is counted in the transport's statistics as ``_recv_next`` counts it, unprotected
-    (a packet libsrtp refuses is dropped, as there) and handled on the spot — RTP by the
-    transport tap's ``deliver`` when the transport has one (``install_transport_tap``), else
-    by ``_handle_rtp_data``; RTCP by ``_handle_rtcp_data`` (``run_now``). STUN and DTLS take
-    aioice's and aiortc's path unchanged. Returns the sockets wrapped (those of the answer: a
-    later ICE restart's keep the old path)."""
+    ``ValueError`` for each RTP packet), then queues it on the connection; the DTLS transport's
+    task wakes, awaits it through four coroutines and only then unprotects it: a future, a task
+    step and an exception per packet. This wraps ``datagram_received`` of the connection's
+    sockets: once the transport has its inbound SRTP session, an RTP datagram is counted in the
+    transport's statistics as ``_recv_next`` counts it, unprotected (a packet libsrtp refuses is
+    dropped, as there) and given to ``deliver`` (``install_transport_tap``'s) right away. STUN,
+    DTLS and SRTCP take aioice's and aiortc's path unchanged. Returns the sockets wrapped."""
     connection = transport.transport._connection
-    pending: set[asyncio.Future[Any]] = set()
-    log = logging.getLogger("smo.media")
+    pending: set[asyncio.Future[None]] = set()
     wrapped = 0
     for protocol in list(connection._protocols):
         if not isinstance(protocol, StunProtocol) or getattr(protocol, PROTOCOL_DIRECT, False):
@@ -355,34 +310,21 @@ def install_direct_receive(transport: RTCDtlsTransport) -> int:
 
         def datagram_received(data: bytes, addr: tuple[Any, ...], original: Any = original) -> None:
             srtp = transport._rx_srtp
-            if srtp is None or len(data) < 12 or not 127 < data[0] < 192:
-                original(data, addr)  # STUN, DTLS, or before DTLS is up
+            if srtp is None or len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
+                original(data, addr)  # STUN, DTLS, SRTCP, or before DTLS is up
                 return
             setattr(transport, TRANSPORT_RX[0], getattr(transport, TRANSPORT_RX[0]) + len(data))
             setattr(transport, TRANSPORT_RX[1], getattr(transport, TRANSPORT_RX[1]) + 1)
-            if 191 < data[1] < 209:  # RTCP (aiortc's is_rtcp)
-                try:
-                    clear = srtp.unprotect_rtcp(data)
-                except SrtpError:
-                    return
-                run_now(transport._handle_rtcp_data(clear), pending)
-                return
             arrival_time_ms = clock.current_ms()
             try:
                 clear = srtp.unprotect(data)
             except SrtpError:
                 return
-            deliver = getattr(transport, TRANSPORT_DELIVER, None)
-            if deliver is None:
-                run_now(transport._handle_rtp_data(clear, arrival_time_ms=arrival_time_ms), pending)
-                return
-            try:
-                coro = deliver(clear, arrival_time_ms)
-            except Exception:
-                log.exception("media: a packet's handler failed")
-                return
+            coro = deliver(clear, arrival_time_ms)
             if coro is not None:
-                run_now(coro, pending)
+                task = asyncio.ensure_future(coro)
+                pending.add(task)
+                task.add_done_callback(pending.discard)
 
         protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
         setattr(protocol, PROTOCOL_DIRECT, True)

@@ -247,14 +247,9 @@ class Peer:
             await self.pc.setLocalDescription(answer)
         except Exception as exc:
             raise BadSignal() from exc
-        # The bundle transport is settled now: take the publishers' RTP at it, and every SRTP
-        # and SRTCP datagram at its sockets.
+        # The bundle transport is settled now: take the publishers' RTP at it.
         for pub in self.publications.values():
             hooks.install_transport_tap(pub.receiver.transport, self._on_rtp)
-        for transport in {
-            id(t.receiver.transport): t.receiver.transport for t in self.pc.getTransceivers()
-        }.values():
-            hooks.install_direct_receive(transport)
         sender = sendthread.current()
         if sender is not None:  # aiortc's own RTCP of this connection leaves through the thread too
             for transceiver in self.pc.getTransceivers():
