@@ -51,6 +51,25 @@ STATS = """async () => {
 }"""
 
 
+# Chrome's view of the SFU's sender reports: for each stream it receives, a remote-outbound-rtp
+# entry once an SR for that SSRC arrived (the SFU sends a connection's SRs in one compound).
+REPORTS = """async () => {
+  const m = window.smoMedia;
+  if (!m || !m.pc) return null;
+  const inbound = new Set(), reported = new Set();
+  (await m.pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.packetsReceived > 0) inbound.add(s.ssrc);
+    if (s.type === "remote-outbound-rtp" && s.reportsSent > 0) reported.add(s.ssrc);
+  });
+  return {inbound: [...inbound], unreported: [...inbound].filter((x) => !reported.has(x))};
+}"""
+
+
+async def reported(page: Page) -> bool:
+    seen = await page.evaluate(REPORTS)
+    return bool(seen and seen["inbound"] and not seen["unreported"])
+
+
 async def received(page: Page, seen: dict[str, object] | None = None) -> dict[str, float] | None:
     stats = await page.evaluate(STATS)
     if seen is not None:
@@ -79,6 +98,8 @@ async def test_two_pages_see_and_hear_each_other(server: LiveServer) -> None:
         for page in pages:
             stats = await decoded(page, "media decoded in the page")
             print("page stats:", stats)
+        for page in pages:  # the SFU's sender reports reach Chrome for every stream it receives
+            await wait_for(lambda page=page: reported(page), 20, what="sender reports in Chrome")
         await screenshot(pages[0], "media-room")
         # The methodist mutes the teacher from the teacher's tile; the teacher's page knows.
         await pages[0].locator(".media-tile:not([hidden]) .media-tile-action").first.click()
