@@ -175,8 +175,52 @@ static int emit_packet(SlotCore *self, unsigned int b1, unsigned int seq, unsign
     return 1;
 }
 
-static int forward(SlotCore *self, unsigned int seq, unsigned int ts, unsigned int marker, PyObject *payload,
-                   int keyframe, double now) {
+typedef struct {
+    unsigned int seq, ts, marker;
+    PyObject *payload;
+    int keyframe;
+    double now;
+} packet_t;
+
+/* The six arguments of forward/fanout read and checked: 0, or -1 with a TypeError. */
+static int packet_args(PyObject *const *args, packet_t *p) {
+    unsigned long seq = PyLong_AsUnsignedLongMask(args[0]);
+    if (seq == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    unsigned long ts = PyLong_AsUnsignedLongMask(args[1]);
+    if (ts == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    int marker = PyObject_IsTrue(args[2]);
+    if (marker < 0)
+        return -1;
+    if (!PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "forward: payload must be bytes");
+        return -1;
+    }
+    int keyframe = PyObject_IsTrue(args[4]);
+    if (keyframe < 0)
+        return -1;
+    double now = PyFloat_AsDouble(args[5]);
+    if (now == -1.0 && PyErr_Occurred())
+        return -1;
+    p->seq = (unsigned int)(seq & 0xFFFF);
+    p->ts = (unsigned int)(ts & 0xFFFFFFFFu);
+    p->marker = (unsigned int)marker;
+    p->payload = args[3];
+    p->keyframe = keyframe;
+    p->now = now;
+    return 0;
+}
+
+/* One publisher packet for this slot (forward's and fanout's work): 0, or -1 with an exception. */
+static int forward(SlotCore *self, const packet_t *p) {
+    unsigned int seq = p->seq, ts = p->ts, marker = p->marker;
+    PyObject *payload = p->payload;
+    double now = p->now;
+    if (self->history == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "SlotCore.__init__ was not called");
+        return -1;
+    }
     if (!self->bound) {
         int ok = call_truth(self, str_bind);
         if (ok < 0)
@@ -187,7 +231,7 @@ static int forward(SlotCore *self, unsigned int seq, unsigned int ts, unsigned i
         }
     }
     if (self->waiting_keyframe) {
-        if (!keyframe) {
+        if (!p->keyframe) {
             self->packets_dropped++;
             if (self->need_keyframe != NULL && self->need_keyframe != Py_None) {
                 PyObject *r = PyObject_CallNoArgs(self->need_keyframe);
@@ -242,51 +286,6 @@ static int forward(SlotCore *self, unsigned int seq, unsigned int ts, unsigned i
     return emit_packet(self, (marker << 7) | self->pt, out_seq, out_ts, payload);
 }
 
-typedef struct {
-    unsigned int seq, ts, marker;
-    PyObject *payload;
-    int keyframe;
-    double now;
-} packet_t;
-
-/* The six arguments of forward/fanout read and checked: 0, or -1 with a TypeError. */
-static int packet_args(PyObject *const *args, packet_t *p) {
-    unsigned long seq = PyLong_AsUnsignedLongMask(args[0]);
-    if (seq == (unsigned long)-1 && PyErr_Occurred())
-        return -1;
-    unsigned long ts = PyLong_AsUnsignedLongMask(args[1]);
-    if (ts == (unsigned long)-1 && PyErr_Occurred())
-        return -1;
-    int marker = PyObject_IsTrue(args[2]);
-    if (marker < 0)
-        return -1;
-    if (!PyBytes_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "forward: payload must be bytes");
-        return -1;
-    }
-    int keyframe = PyObject_IsTrue(args[4]);
-    if (keyframe < 0)
-        return -1;
-    double now = PyFloat_AsDouble(args[5]);
-    if (now == -1.0 && PyErr_Occurred())
-        return -1;
-    p->seq = (unsigned int)(seq & 0xFFFF);
-    p->ts = (unsigned int)(ts & 0xFFFFFFFFu);
-    p->marker = (unsigned int)marker;
-    p->payload = args[3];
-    p->keyframe = keyframe;
-    p->now = now;
-    return 0;
-}
-
-static int forward_packet(SlotCore *self, const packet_t *p) {
-    if (self->history == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "SlotCore.__init__ was not called");
-        return -1;
-    }
-    return forward(self, p->seq, p->ts, p->marker, p->payload, p->keyframe, p->now);
-}
-
 /* forward(seq, ts, marker, payload, keyframe, now) -> None */
 static PyObject *slot_forward(SlotCore *self, PyObject *const *args, Py_ssize_t nargs) {
     packet_t p;
@@ -294,7 +293,7 @@ static PyObject *slot_forward(SlotCore *self, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_TypeError, "forward(seq, ts, marker, payload, keyframe, now)");
         return NULL;
     }
-    if (packet_args(args, &p) < 0 || forward_packet(self, &p) < 0)
+    if (packet_args(args, &p) < 0 || forward(self, &p) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -322,7 +321,7 @@ static PyObject *slot_fanout(PyObject *module, PyObject *const *args, Py_ssize_t
         int rc;
         PyTypeObject *type = Py_TYPE(slot);
         if (PyType_IsSubtype(type, &SlotCoreType) && _PyType_Lookup(type, str_forward) == core_forward) {
-            rc = forward_packet((SlotCore *)slot, &p);
+            rc = forward((SlotCore *)slot, &p);
         } else {
             PyObject *r = PyObject_VectorcallMethod(str_forward, (PyObject *[]){slot, args[1], args[2], args[3],
                                                                                args[4], args[5], args[6]},

@@ -288,7 +288,7 @@ def install_transport_tap(transport: RTCDtlsTransport, tap: TransportTap) -> boo
     return True
 
 
-def install_direct_receive(transport: RTCDtlsTransport, deliver: Callable[[bytes, int], Any]) -> int:
+def install_direct_receive(transport: RTCDtlsTransport, deliver: Callable[[bytes, int], Any]) -> None:
     """SRTP (not SRTCP) datagrams handled where the socket hands them over, synchronously.
 
     aioice's ``StunProtocol.datagram_received`` first tries every datagram as STUN (a raised
@@ -298,14 +298,12 @@ def install_direct_receive(transport: RTCDtlsTransport, deliver: Callable[[bytes
     sockets: once the transport has its inbound SRTP session, an RTP datagram is counted in the
     transport's statistics as ``_recv_next`` counts it, unprotected (a packet libsrtp refuses is
     dropped, as there) and given to ``deliver`` (``install_transport_tap``'s) right away. STUN,
-    DTLS and SRTCP take aioice's and aiortc's path unchanged. Returns the sockets wrapped."""
+    DTLS and SRTCP take aioice's and aiortc's path unchanged."""
     connection = transport.transport._connection
     pending: set[asyncio.Future[None]] = set()
-    wrapped = 0
     for protocol in list(connection._protocols):
         if not isinstance(protocol, StunProtocol) or getattr(protocol, PROTOCOL_DIRECT, False):
             continue
-        wrapped += 1
         original = protocol.datagram_received
 
         def datagram_received(data: bytes, addr: tuple[Any, ...], original: Any = original) -> None:
@@ -328,7 +326,6 @@ def install_direct_receive(transport: RTCDtlsTransport, deliver: Callable[[bytes
 
         protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
         setattr(protocol, PROTOCOL_DIRECT, True)
-    return wrapped
 
 
 def install_receiver_rtcp_tap(receiver: RTCRtpReceiver, tap: Callable[[AnyRtcpPacket], None]) -> None:
