@@ -24,7 +24,8 @@ frame rate, loss) with against without: inference must not slow the room.
 
 Defaults: 2 × 16 — a meeting's shape (one or two cameras / a screen share, 16-40 people
 watching); the server runs on uvloop, as under uvicorn, with the garbage collector set up as the
-app sets it (server/gc_policy.py: survivors of full collections frozen). Server CPU is getrusage of the child
+app sets it (server/gc_policy.py: survivors of full collections frozen) and the receivers'
+bandwidth estimators as the app's ``Sfu`` builds them. Server CPU is getrusage of the child
 (all its threads, the kernel's work in its syscalls included) for both paths.
 """
 
@@ -124,6 +125,7 @@ async def _serve(conn: Connection, mode: str) -> None:
     collector = GcPolicy()
     collector.install(loop)
 
+    hooks.use_lazy_bitrate_estimators()  # the receivers' estimators as the app's Sfu sets them up
     sendthread.configure(mode != "sfu-loop")  # sfu-loop: the event loop sends every packet itself
     room = MediaRoom(1, MediaConfig(max_audio=64, last_n=64, ice_timeout=60), lambda *a: None)
     recordings = tempfile.TemporaryDirectory(prefix="bench-rec-")

@@ -5,7 +5,11 @@
  *                  protect straight into the ring);
  *   _slot.c        a subscriber slot's per-packet state (SlotCore, the base of
  *                  forwarding.SlotTrack): source switches, the continuous timeline, the NACK
- *                  history, then the emit, in one C call per forwarded packet.
+ *                  history, then the emit, in one C call per forwarded packet;
+ *   _receive.c     the publisher's packet off the socket: SRTP unprotect (Unprotector) and
+ *                  aiortc's RTP parse (parse_rtp) without Python in between;
+ *   _remb.c        the publisher's bandwidth estimate (BitrateEstimator): aiortc's
+ *                  RemoteBitrateEstimator ported step for step.
  */
 #ifndef SMO_DATAPLANE_H
 #define SMO_DATAPLANE_H
@@ -23,5 +27,11 @@ int dp_legemit_send(PyObject *emitter, unsigned long b0, unsigned long b1, unsig
 
 /* Adds SlotCore to the module (_slot.c). */
 int dp_slot_add_types(PyObject *module);
+
+/* Adds Unprotector and parse_rtp to the module (_receive.c). */
+int dp_receive_add_types(PyObject *module);
+
+/* Adds BitrateEstimator to the module (_remb.c). */
+int dp_remb_add_types(PyObject *module);
 
 #endif

@@ -667,7 +667,7 @@ PyMODINIT_FUNC PyInit__dataplane(void) {
     PyModule_AddObject(m, "Leg", (PyObject *)&LegType);
     Py_INCREF(&LegEmitType);
     PyModule_AddObject(m, "LegEmit", (PyObject *)&LegEmitType);
-    if (dp_slot_add_types(m) < 0) {
+    if (dp_slot_add_types(m) < 0 || dp_receive_add_types(m) < 0 || dp_remb_add_types(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }
