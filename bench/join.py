@@ -8,7 +8,8 @@ aiortc clients, in two configurations in the same run:
 - ``eager``: aiortc as shipped, which builds a ``RemoteBitrateEstimator`` (a ``RateCounter`` of
   1,000 ``RateBucket`` objects) for every video receiver, also the receive slots' that never
   receive;
-- ``lazy``: as the app runs (``hooks.use_lazy_bitrate_estimators``), built on the first packet.
+- ``lazy``: as the app runs (``hooks.use_lazy_bitrate_estimators``): the C estimator
+  (``_remb.c``), which allocates its buckets on the first packet.
 
 ICE and DTLS are not part of it (no connection is made): they are the same in both.
 

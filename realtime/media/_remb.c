@@ -15,7 +15,8 @@
  * allocated on the first packet (aiortc allocates 1,000 objects per receiver up front, also
  * for the SFU's send-only slots that never receive; hooks.LazyBitrateEstimator did the same
  * for the Python one), and a jump of more than the window clears them at once instead of
- * millisecond by millisecond (the same state).
+ * millisecond by millisecond (the same state). And the SSRCs a REMB names are capped at 64 per
+ * receiver (aiortc's list grows with every SSRC routed to it, and a publisher controls them).
  */
 #include "_dataplane.h"
 

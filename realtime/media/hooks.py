@@ -340,7 +340,7 @@ def srtp_unprotector(session: Session) -> Callable[[bytes], bytes | None]:
         def unprotect(data: bytes) -> bytes | None:
             try:
                 return session.unprotect(data)
-            except SrtpError:
+            except (SrtpError, ValueError):  # ValueError: longer than pylibsrtp's buffer
                 return None
 
         return unprotect
