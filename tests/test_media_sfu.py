@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from realtime.media import hooks
 from realtime.media.config import MediaConfig
@@ -350,6 +351,41 @@ async def test_publishers_rtp_is_taken_at_the_socket_and_counted_as_aiortc_count
         assert pub.packets - received >= 10
         assert queued == []  # every RTP packet since came the direct way
         assert getattr(transport, hooks.TRANSPORT_RX[1]) - rx >= pub.packets - received
+    finally:
+        for p in (alice, bob):
+            await p.close()
+        await sfu.close()
+
+
+async def test_the_publishers_bandwidth_estimate_reaches_the_publisher() -> None:
+    """The publisher's receiver parses abs-send-time (``_receive.c``) and feeds the C bandwidth
+    estimator (``_remb.c``); its REMB, naming the publisher's SSRC, reaches the publisher's
+    sender (aiortc's rate control reports once it has seen 3 s of throughput)."""
+    sfu = Sfu(MediaConfig(), Recorder())
+    alice = ClientPeer(audio_slots=0, video_slots=0)
+    alice.publish(PatternTrack(), "camera")
+    bob = ClientPeer(audio_slots=0, video_slots=1)
+    estimates: list[tuple[int, list[int]]] = []
+    try:
+        await join(sfu, 8, "u:1", alice)
+        await join(sfu, 8, "u:2", bob)
+        (sender,) = [t.sender for t in alice.pc.getTransceivers() if t.sender.track is not None]
+        original = sender._handle_rtcp_packet
+
+        async def seeing(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                estimates.append(unpack_remb_fci(packet.fci))
+            await original(packet)
+
+        sender._handle_rtcp_packet = seeing  # type: ignore[method-assign]
+        await wait_for(lambda: bob.frames("video") >= 3, 10, what="video at bob")
+        (pub,) = sfu.room(8).publications
+        estimator = getattr(pub.receiver, hooks.RECEIVER_PRIVATE["remote_bitrate_estimator"])
+        if hooks._BitrateEstimator is not None and not hooks.SMO_PYTHON_RECEIVE:
+            assert isinstance(estimator, hooks._BitrateEstimator)
+        await wait_for(lambda: bool(estimates), 12, what="a REMB at the publisher")
+        bitrate, ssrcs = estimates[-1]
+        assert bitrate > 0 and sender._ssrc in ssrcs
     finally:
         for p in (alice, bob):
             await p.close()
