@@ -17,6 +17,28 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* Adds a static type (readied here if it is not yet) to the module: 0, or -1 with an exception. */
+static inline int dp_add_type(PyObject *module, const char *name, PyTypeObject *type) {
+    if (PyType_Ready(type) < 0)
+        return -1;
+    Py_INCREF(type);
+    if (PyModule_AddObject(module, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds a module-level function (its definition static): 0, or -1 with an exception. */
+static inline int dp_add_function(PyObject *module, PyMethodDef *def) {
+    PyObject *function = PyCFunction_NewEx(def, NULL, NULL);
+    if (function == NULL || PyModule_AddObject(module, def->ml_name, function) < 0) {
+        Py_XDECREF(function);
+        return -1;
+    }
+    return 0;
+}
+
 /* The object is a LegEmit (SendThread.emitter(leg)). */
 int dp_is_legemit(PyObject *obj);
 

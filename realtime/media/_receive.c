@@ -430,21 +430,9 @@ int dp_receive_add_types(PyObject *module) {
         if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(names_text[i])) == NULL)
             return -1;
     }
-    UnprotectorType.tp_call = PyVectorcall_Call;
-    if (PyType_Ready(&UnprotectorType) < 0)
-        return -1;
-    Py_INCREF(&UnprotectorType);
-    if (PyModule_AddObject(module, "Unprotector", (PyObject *)&UnprotectorType) < 0) {
-        Py_DECREF(&UnprotectorType);
-        return -1;
-    }
     static PyMethodDef parse_def = {"parse_rtp", (PyCFunction)(void (*)(void))parse_rtp, METH_FASTCALL,
                                     "parse_rtp(data, ids, packet_type, extensions_type) -> packet: "
                                     "aiortc's RtpPacket.parse in C"};
-    PyObject *parse = PyCFunction_NewEx(&parse_def, NULL, NULL);
-    if (parse == NULL || PyModule_AddObject(module, "parse_rtp", parse) < 0) {
-        Py_XDECREF(parse);
-        return -1;
-    }
-    return 0;
+    return dp_add_type(module, "Unprotector", &UnprotectorType) < 0 || dp_add_function(module, &parse_def) < 0 ? -1
+                                                                                                              : 0;
 }

@@ -613,13 +613,4 @@ static PyTypeObject BitrateEstimatorType = {
     .tp_doc = "aiortc's RemoteBitrateEstimator (REMB) in C: the same estimates, bit for bit.",
 };
 
-int dp_remb_add_types(PyObject *module) {
-    if (PyType_Ready(&BitrateEstimatorType) < 0)
-        return -1;
-    Py_INCREF(&BitrateEstimatorType);
-    if (PyModule_AddObject(module, "BitrateEstimator", (PyObject *)&BitrateEstimatorType) < 0) {
-        Py_DECREF(&BitrateEstimatorType);
-        return -1;
-    }
-    return 0;
-}
+int dp_remb_add_types(PyObject *module) { return dp_add_type(module, "BitrateEstimator", &BitrateEstimatorType); }

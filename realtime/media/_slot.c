@@ -462,17 +462,7 @@ int dp_slot_add_types(PyObject *module) {
             PyErr_SetString(PyExc_RuntimeError, "SlotCore has no forward");
         return -1;
     }
-    Py_INCREF(&SlotCoreType);
-    if (PyModule_AddObject(module, "SlotCore", (PyObject *)&SlotCoreType) < 0) {
-        Py_DECREF(&SlotCoreType);
-        return -1;
-    }
     static PyMethodDef fanout_def = {"fanout", (PyCFunction)(void (*)(void))slot_fanout, METH_FASTCALL,
                                      "fanout(slots, seq, ts, marker, payload, keyframe, now): every slot's forward"};
-    PyObject *fanout = PyCFunction_NewEx(&fanout_def, NULL, NULL);
-    if (fanout == NULL || PyModule_AddObject(module, "fanout", fanout) < 0) {
-        Py_XDECREF(fanout);
-        return -1;
-    }
-    return 0;
+    return dp_add_type(module, "SlotCore", &SlotCoreType) < 0 || dp_add_function(module, &fanout_def) < 0 ? -1 : 0;
 }
