@@ -344,9 +344,9 @@ def srtp_unprotector(session: Session) -> Callable[[bytes], bytes | None]:
                 return None
 
         return unprotect
-    function = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_unprotect")))
-    ctx = int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
-    unprotector: Callable[[bytes], bytes | None] = _Unprotector(function, ctx, session)
+    unprotector: Callable[[bytes], bytes | None] = _Unprotector(
+        srtp_function_address("srtp_unprotect"), srtp_session_address(session), session
+    )
     return unprotector
 
 
@@ -654,10 +654,17 @@ def install_transport_send_thread(transport: RTCDtlsTransport, sender: Any) -> b
     return True
 
 
-def srtp_protect_address() -> int:
-    """The address of libsrtp's ``srtp_protect`` as linked into pylibsrtp 1.0.0 (its cffi
-    binding), for the sending thread's ``emit``."""
-    return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+def srtp_function_address(name: str) -> int:
+    """The address of one of libsrtp's functions as linked into pylibsrtp 1.0.0 (its cffi
+    binding), for the C data plane, which links no libsrtp: ``srtp_protect`` for the sending
+    thread's ``emit``, ``srtp_unprotect`` for the publisher's receive."""
+    return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, name)))
+
+
+def srtp_session_address(session: Session) -> int:
+    """A pylibsrtp session's ``srtp_t``, for the C data plane (the caller keeps the session
+    alive as long as the address is used)."""
+    return int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
 
 
 def transport_leg(
@@ -689,8 +696,7 @@ def sender_leg(sender: Any, protocol: Any, pair: CandidatePair, session: Session
         host, port = str(pair.remote_addr[0]), int(pair.remote_addr[1])
         if session is None:
             return sender.leg(sock.fileno(), host, port)
-        ctx = int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
-        return sender.leg(sock.fileno(), host, port, ctx, session)
+        return sender.leg(sock.fileno(), host, port, srtp_session_address(session), session)
     except (ValueError, OSError):
         return None
 
@@ -787,8 +793,9 @@ __all__ = [
     "sender_leg",
     "sender_reports_compound",
     "sender_rtx_payload_type",
-    "srtp_protect_address",
+    "srtp_function_address",
     "srtp_sender",
+    "srtp_session_address",
     "transport_leg",
     "vp8_packetize",
 ]

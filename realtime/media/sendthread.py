@@ -51,9 +51,9 @@ def current() -> Any:
         return None
     if _sendthread is None:
         from realtime.media import _dataplane as module
-        from realtime.media.hooks import srtp_protect_address
+        from realtime.media.hooks import srtp_function_address
 
-        module.set_protect(srtp_protect_address())
+        module.set_protect(srtp_function_address("srtp_protect"))
         _sendthread = _SendThread(CAPACITY)
     return _sendthread
 
