@@ -1,59 +1,102 @@
-"""Fixed-window rate limits: in memory on one process, in Redis when configured."""
+"""Sliding-window rate limits: in memory on one process, in Redis when configured.
+
+A key's count is the number of events in the last ``window_seconds``, whatever the time of
+day. (Until 2026-12-06 the windows were fixed buckets aligned to the wall clock: every count
+started again at each multiple of the window — an attacker got twice the limit across a
+boundary, and a test that failed 10 logins then expected to be throttled was let in when a
+5-minute boundary fell between its requests.) Time is the process clock (``server.clock``).
+
+Memory: per key the instants of its events in the window (at most ``MAX_KEPT`` of them).
+Redis: per key a sorted set of the events' instants, trimmed and counted in one
+transaction, expiring with the window.
+"""
 
 from __future__ import annotations
 
-import time
+import secrets
+from collections import deque
 from typing import TYPE_CHECKING
 
+from server import clock
 from server.errors import RateLimited
 
 if TYPE_CHECKING:
     from server.runtime import Runtime
 
+MAX_KEPT = 10_000  # instants kept per key in memory: every limit in the app is far below
+MAX_KEYS = 100_000  # keys in memory before the idle ones are dropped
+
+
+def _now() -> float:
+    return clock.now().timestamp()
+
 
 class RateLimiter:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._memory: dict[str, tuple[int, int]] = {}
+        # key -> (its window in seconds, the instants of its events in the window, oldest first)
+        self._memory: dict[str, tuple[int, deque[float]]] = {}
+
+    def _redis_key(self, key: str) -> str:
+        return f"{self.runtime.settings.redis_prefix}:rl:{key}"
+
+    async def _record(self, key: str, window_seconds: int) -> int:
+        """Count one event under ``key``; how many there were in the window, it included."""
+        now = _now()
+        redis = self.runtime.redis
+        if redis is not None:
+            name = self._redis_key(key)
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(name, "-inf", now - window_seconds)
+                pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+                pipe.zcard(name)
+                pipe.expire(name, window_seconds + 1)
+                results = await pipe.execute()
+            return int(results[2])
+        _, instants = self._memory.get(key) or (window_seconds, deque(maxlen=MAX_KEPT))
+        self._trim(instants, now - window_seconds)
+        instants.append(now)
+        self._memory[key] = (window_seconds, instants)
+        if len(self._memory) > MAX_KEYS:
+            self._forget_idle(now)
+        return len(instants)
+
+    @staticmethod
+    def _trim(instants: deque[float], since: float) -> None:
+        while instants and instants[0] <= since:
+            instants.popleft()
+
+    def _forget_idle(self, now: float) -> None:
+        self._memory = {
+            k: (w, instants)
+            for k, (w, instants) in self._memory.items()
+            if instants and instants[-1] > now - w
+        }
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> None:
         """Count one attempt under ``key``; raise RateLimited past ``limit`` in the window."""
-        window = int(time.time()) // window_seconds
-        bucket = f"{self.runtime.settings.redis_prefix}:rl:{key}:{window}"
-        redis = self.runtime.redis
-        if redis is not None:
-            count = await redis.incr(bucket)
-            if count == 1:
-                await redis.expire(bucket, window_seconds)
-        else:
-            old_window, old_count = self._memory.get(key, (window, 0))
-            count = (old_count if old_window == window else 0) + 1
-            self._memory[key] = (window, count)
-            if len(self._memory) > 100_000:
-                self._memory = {k: v for k, v in self._memory.items() if v[0] == window}
-        if count > limit:
+        if await self._record(key, window_seconds) > limit:
             raise RateLimited(retry_after=window_seconds)
 
     async def count(self, key: str, window_seconds: int) -> int:
-        """How many times ``key`` was counted in the current window (nothing is counted)."""
-        window = int(time.time()) // window_seconds
+        """How many times ``key`` was counted in the last ``window_seconds`` (nothing is counted)."""
+        now = _now()
         redis = self.runtime.redis
         if redis is not None:
-            value = await redis.get(f"{self.runtime.settings.redis_prefix}:rl:{key}:{window}")
-            return int(value or 0)
-        old_window, old_count = self._memory.get(key, (window, 0))
-        return old_count if old_window == window else 0
+            return int(await redis.zcount(self._redis_key(key), f"({now - window_seconds}", "+inf"))
+        kept = self._memory.get(key)
+        if kept is None:
+            return 0
+        _, instants = kept
+        self._trim(instants, now - window_seconds)
+        return len(instants)
 
     async def add(self, key: str, window_seconds: int) -> int:
         """Count one event under ``key`` without a limit; the new count."""
-        try:
-            await self.hit(key, 2**62, window_seconds)
-        except RateLimited:  # pragma: no cover - the limit cannot be reached
-            pass
-        return await self.count(key, window_seconds)
+        return await self._record(key, window_seconds)
 
     async def reset(self, key: str, window_seconds: int) -> None:
-        window = int(time.time()) // window_seconds
+        """Forget ``key``'s events."""
         if self.runtime.redis is not None:
-            await self.runtime.redis.delete(f"{self.runtime.settings.redis_prefix}:rl:{key}:{window}")
+            await self.runtime.redis.delete(self._redis_key(key))
         self._memory.pop(key, None)

@@ -1,0 +1,87 @@
+"""Rate limits count the events of the last window, whatever the time of day: in memory and
+in Redis. The process clock is moved across the instants where fixed windows used to start
+again (a multiple of the window since the epoch)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from server import clock
+from server.errors import RateLimited
+from server.ratelimit import RateLimiter
+
+WINDOW = 300
+# one second before 12:05:00 UTC: a multiple of 300 s since the epoch
+BEFORE_BOUNDARY = datetime(2026, 12, 3, 12, 4, 59, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
+    redis: Any = None
+    if request.param == "redis":
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(request.getfixturevalue("redis_url"))
+    runtime = SimpleNamespace(redis=redis, settings=SimpleNamespace(redis_prefix=f"t{secrets.token_hex(4)}"))
+    try:
+        yield RateLimiter(runtime)  # type: ignore[arg-type]
+    finally:
+        clock.travel_back()
+        if redis is not None:
+            await redis.aclose()
+
+
+def at(instant: datetime) -> None:
+    assert int(BEFORE_BOUNDARY.timestamp() + 1) % WINDOW == 0
+    clock.travel_to(instant)
+
+
+async def test_a_limit_holds_across_the_old_window_boundary(limiter: RateLimiter) -> None:
+    at(BEFORE_BOUNDARY)
+    for _ in range(10):
+        await limiter.hit("login:x", 10, WINDOW)
+    at(BEFORE_BOUNDARY + timedelta(seconds=2))  # past 12:05:00
+    with pytest.raises(RateLimited):
+        await limiter.hit("login:x", 10, WINDOW)
+    assert await limiter.count("login:x", WINDOW) == 11  # the refused attempt counts too
+
+
+async def test_counts_and_adds_see_the_last_window(limiter: RateLimiter) -> None:
+    at(BEFORE_BOUNDARY)
+    for _ in range(3):
+        await limiter.add("failures", WINDOW)
+    at(BEFORE_BOUNDARY + timedelta(seconds=150))
+    assert await limiter.add("failures", WINDOW) == 4
+    assert await limiter.count("failures", WINDOW) == 4
+    at(BEFORE_BOUNDARY + timedelta(seconds=WINDOW + 1))  # the first three are older than the window
+    assert await limiter.count("failures", WINDOW) == 1
+    at(BEFORE_BOUNDARY + timedelta(seconds=WINDOW + 151))
+    assert await limiter.count("failures", WINDOW) == 0
+    assert await limiter.count("never", WINDOW) == 0
+
+
+async def test_an_old_burst_no_longer_limits(limiter: RateLimiter) -> None:
+    at(BEFORE_BOUNDARY)
+    for _ in range(5):
+        await limiter.hit("room:chat", 5, 10)
+    with pytest.raises(RateLimited):
+        await limiter.hit("room:chat", 5, 10)
+    at(BEFORE_BOUNDARY + timedelta(seconds=11))
+    await limiter.hit("room:chat", 5, 10)  # allowed again
+    assert await limiter.count("room:chat", 10) == 1
+
+
+async def test_reset_forgets_and_keys_are_separate(limiter: RateLimiter) -> None:
+    at(BEFORE_BOUNDARY)
+    for _ in range(4):
+        await limiter.add("a", WINDOW)
+    await limiter.add("b", WINDOW)
+    await limiter.reset("a", WINDOW)
+    assert await limiter.count("a", WINDOW) == 0
+    assert await limiter.count("b", WINDOW) == 1
