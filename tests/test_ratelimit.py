@@ -85,3 +85,26 @@ async def test_reset_forgets_and_keys_are_separate(limiter: RateLimiter) -> None
     await limiter.reset("a", WINDOW)
     assert await limiter.count("a", WINDOW) == 0
     assert await limiter.count("b", WINDOW) == 1
+
+
+async def test_a_connections_room_limit_is_a_sliding_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-connection count of a room message (realtime/meeting/limits.py) on the monotonic
+    clock: a burst across a multiple of the window is still one burst."""
+    from realtime.meeting import limits
+
+    runtime = SimpleNamespace(
+        redis=None,
+        settings=SimpleNamespace(redis_prefix="t", room_rate_factor=1.0, chat_messages_per_10s=5),
+    )
+    runtime.limiter = RateLimiter(runtime)  # type: ignore[arg-type]
+    per_connection, _, seconds = limits.rate_of(runtime, "hand.raise")  # type: ignore[arg-type]
+    now = [1000.0 * seconds - 0.5]  # half a second before a multiple of the window
+    monkeypatch.setattr(limits.time, "monotonic", lambda: now[0])
+    session: dict[str, Any] = {}
+    for i in range(per_connection):
+        await limits.check(runtime, session, "hand.raise", 1, f"u:{i}")  # type: ignore[arg-type]
+    now[0] += 1.0  # past the multiple
+    with pytest.raises(RateLimited):
+        await limits.check(runtime, session, "hand.raise", 1, "u:x")  # type: ignore[arg-type]
+    now[0] += seconds  # the burst is older than the window
+    await limits.check(runtime, session, "hand.raise", 1, "u:y")  # type: ignore[arg-type]

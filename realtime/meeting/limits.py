@@ -3,7 +3,8 @@
 Each message has a limit fitting its use (a person raises a hand a few times a minute, types a
 few document updates a second, sends a burst of ICE candidates when joining media). Counted
 only for well-formed messages (malformed ones change nothing and cost no database work),
-before any rights check or database access. Two fixed windows:
+before any rights check or database access. Two sliding windows (the messages of the last
+``seconds``):
 
 - per connection, in the connection's own Socket.IO session (this process's memory);
 - per person (``u:3`` / ``g:5``) in the meeting, through the runtime's limiter (Redis when
@@ -17,6 +18,7 @@ counts come from ``SMO_CHAT_MESSAGES_PER_10S``.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -126,11 +128,16 @@ async def check(
 ) -> None:
     """Count one ``name`` message of this connection and person; ``RateLimited`` past a limit."""
     per_connection, per_person, seconds = rate_of(runtime, name)
-    window = int(time.monotonic()) // seconds
-    counts: dict[str, tuple[int, int]] = session.setdefault(SESSION_KEY, {})
-    old_window, old_count = counts.get(name, (window, 0))
-    count = (old_count if old_window == window else 0) + 1
-    counts[name] = (window, count)
-    if count > per_connection:
+    now = time.monotonic()
+    # name -> the instants of this connection's messages in the window (one over the limit is
+    # enough to know it is passed)
+    counts: dict[str, deque[float]] = session.setdefault(SESSION_KEY, {})
+    instants = counts.get(name)
+    if instants is None or instants.maxlen != per_connection + 1:
+        instants = counts[name] = deque(instants or (), maxlen=per_connection + 1)
+    while instants and instants[0] <= now - seconds:
+        instants.popleft()
+    instants.append(now)
+    if len(instants) > per_connection:
         raise RateLimited(retry_after=seconds)
     await runtime.limiter.hit(f"room:{name}:{meeting_id}:{participant}", per_person, seconds)
