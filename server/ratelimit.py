@@ -67,11 +67,17 @@ class RateLimiter:
             instants.popleft()
 
     def _forget_idle(self, now: float) -> None:
-        self._memory = {
+        """Drop the keys with nothing in their window; if a flood of keys still fills the
+        table, keep the most recently used half (so the next clean-up is far away: a flood
+        costs an amortised constant per key, not a scan per key)."""
+        kept = {
             k: (w, instants)
             for k, (w, instants) in self._memory.items()
             if instants and instants[-1] > now - w
         }
+        if len(kept) > MAX_KEYS // 2:
+            kept = dict(sorted(kept.items(), key=lambda item: item[1][1][-1])[-(MAX_KEYS // 2) :])
+        self._memory = kept
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> None:
         """Count one attempt under ``key``; raise RateLimited past ``limit`` in the window."""

@@ -108,3 +108,18 @@ async def test_a_connections_room_limit_is_a_sliding_window(monkeypatch: pytest.
         await limits.check(runtime, session, "hand.raise", 1, "u:x")  # type: ignore[arg-type]
     now[0] += seconds  # the burst is older than the window
     await limits.check(runtime, session, "hand.raise", 1, "u:y")  # type: ignore[arg-type]
+
+
+async def test_a_flood_of_keys_keeps_the_table_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.ratelimit as ratelimit
+
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 100)
+    limiter = RateLimiter(SimpleNamespace(redis=None, settings=SimpleNamespace(redis_prefix="t")))  # type: ignore[arg-type]
+    at(BEFORE_BOUNDARY)
+    for _ in range(3):
+        await limiter.add("busy", WINDOW)
+    for i in range(1000):
+        await limiter.add(f"spray:{i}", WINDOW)
+        assert len(limiter._memory) <= 101
+    assert await limiter.count("spray:999", WINDOW) == 1  # the most recent are kept
+    clock.travel_back()
