@@ -53,10 +53,12 @@ class RateLimiter:
                 pipe.expire(name, window_seconds + 1)
                 results = await pipe.execute()
             return int(results[2])
-        _, instants = self._memory.get(key) or (window_seconds, deque(maxlen=MAX_KEPT))
+        kept = self._memory.get(key)
+        if kept is None:
+            kept = self._memory[key] = (window_seconds, deque(maxlen=MAX_KEPT))
+        instants = kept[1]
         self._trim(instants, now - window_seconds)
         instants.append(now)
-        self._memory[key] = (window_seconds, instants)
         if len(self._memory) > MAX_KEYS:
             self._forget_idle(now)
         return len(instants)

@@ -133,8 +133,8 @@ async def check(
     # enough to know it is passed)
     counts: dict[str, deque[float]] = session.setdefault(SESSION_KEY, {})
     instants = counts.get(name)
-    if instants is None or instants.maxlen != per_connection + 1:
-        instants = counts[name] = deque(instants or (), maxlen=per_connection + 1)
+    if instants is None:
+        instants = counts[name] = deque(maxlen=per_connection + 1)
     while instants and instants[0] <= now - seconds:
         instants.popleft()
     instants.append(now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -127,12 +127,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit on success, roll back on any exception. On SQLite the
         process's writers take turns (``WriterQueue``)."""
-        if self.writers is None:
-            async with self.sessionmaker() as session:
-                async with session.begin():
-                    yield session
-            return
-        async with self.writers.turn():
+        async with self.writers.turn() if self.writers is not None else nullcontext():
             async with self.sessionmaker() as session:
                 async with session.begin():
                     yield session

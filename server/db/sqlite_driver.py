@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -48,53 +48,41 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         cursor.close()
 
 
+class Finished:
+    """Where SQLAlchemy's adapter reads its aiosqlite cursor (``description``, ``rowcount``,
+    ``lastrowid``, ``arraysize``, ``close``), a fused cursor holds what its last statement
+    left: nothing stays open in the thread."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self) -> None:
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: Any = None
+        self.arraysize = 1
+
+    def close(self) -> None:
+        return None
+
+
 class FusedCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor whose statements are one call into aiosqlite's thread."""
 
-    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+    __slots__ = ()
+    _awaitable_cursor_close = False  # closing is ``Finished.close``: no call into the thread
 
-    def __init__(self, adapt_connection: Any) -> None:  # no cursor made in the thread
-        self._adapt_connection = adapt_connection
-        self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = {}  # type: ignore[assignment]
-        self._rows = collections.deque()
-        self._description: Any = None
-        self._rowcount = -1
-        self._lastrowid: Any = None
-        self._arraysize = 1
+    def _make_new_cursor(self, connection: Any) -> Any:
+        return Finished()
 
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> Any:
-        return self._lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._arraysize = value
-
-    async def _async_soft_close(self) -> None:
-        return None  # nothing is open in the thread: the rows are already here
-
-    def close(self) -> None:
-        self._rows.clear()
+    def _aenter_cursor(self, cursor: Any) -> Any:
+        return cursor
 
     async def _statement(self, operation: Any, parameters: Any, many: bool) -> None:
         connection = self._connection
         async with self._adapt_connection._execute_mutex:
             outcome: Outcome = await connection._execute(_run, connection._conn, operation, parameters, many)
-        self._description, self._rowcount, self._lastrowid, rows = outcome
+        finished = cast(Finished, self._cursor)
+        finished.description, finished.rowcount, finished.lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
