@@ -52,7 +52,8 @@ CLOCK_INSTANTS ?= 2026-12-03T03:00:00Z 2026-12-03T10:00:00Z 2026-12-03T20:59:00Z
 CLOCK_TESTS ?= tests/test_clock.py tests/test_preparation_registration.py tests/test_preparation_letters.py \
 	tests/test_plan_meetings.py tests/test_plan_pages.py tests/test_protocol_workflow.py \
 	tests/test_notifications_pages.py tests/test_competitions_flow.py tests/test_stats_pages.py \
-	tests/test_questionnaires_feedback.py tests/test_topics_flow.py tests/test_analysis_pages.py
+	tests/test_questionnaires_feedback.py tests/test_topics_flow.py tests/test_analysis_pages.py \
+	tests/test_ratelimit.py tests/test_harden_web.py
 test-clock: $(TEST_STAMP)
 	@for t in $(CLOCK_INSTANTS); do echo "== SMO_TEST_NOW=$$t"; \
 	  SMO_TEST_NOW=$$t $(BIN)/pytest -q $(CLOCK_TESTS) || exit 1; done
