@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.service import SERVICE_KEY, RoomService
-from server.db.models import MeetingEvent
+from server.db.models import Meeting, MeetingEvent
+from server.domain.meeting.meeting_log import append_event, append_events
+from server.domain.meeting.room_state import Outcome, RoomState
+from server.errors import AppError
 from tests.support.live import LiveServer
 from tests.support.room_seed import Cast, seed_cast
 
@@ -107,3 +111,91 @@ async def test_joins_share_a_transaction_and_each_joiner_sees_every_event_once(
     seen = [e["seq"] for e in replayed] + again.seqs()
     assert seen == sorted(set(seen)) and seen[-1] == last  # once each, in order, to the end
     assert "В группе" in [e["payload"].get("text") for e in replayed if e["type"] == "chat.message"]
+
+
+async def test_a_rolled_back_action_gives_its_log_numbers_back(server: LiveServer, cast: Cast) -> None:
+    """Inside a batch the log's numbers are handed out in memory (the meeting row is locked for
+    the whole transaction) and stored once: an action that appended and then failed gives its
+    numbers back, and a writer outside the room service continues from the stored number."""
+    room: RoomService = server.runtime.services[SERVICE_KEY]
+    host, _ = await cast.joined("methodist")
+    actor = cast.key("methodist")
+
+    def say(*texts: str, fail: bool = False) -> Any:
+        async def action(session: AsyncSession, state: RoomState) -> Outcome[None]:
+            events = await append_events(
+                session, cast.meeting.id, [("chat.message", actor, {"text": t}) for t in texts]
+            )
+            if fail:
+                raise AppError("test_failure")
+            return Outcome(events)
+
+        return action
+
+    async with room.locked(cast.meeting.id):  # one batch: a, b (fails after appending two), c
+        tasks = [
+            asyncio.ensure_future(room.commit(cast.meeting.id, say("a"))),
+            asyncio.ensure_future(room.commit(cast.meeting.id, say("b1", "b2", fail=True))),
+            asyncio.ensure_future(room.commit(cast.meeting.id, say("c"))),
+        ]
+        await asyncio.sleep(0.1)
+    a, b, c = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(b, AppError) and b.code == "test_failure"
+    assert isinstance(a, Outcome) and isinstance(c, Outcome)
+    assert c.events[0].seq == a.events[0].seq + 1  # b's two numbers were given back
+    async with server.runtime.db.transaction() as s:  # a writer that is not the room service
+        d = await append_event(s, cast.meeting.id, "chat.message", actor, {"text": "d"})
+    assert d.seq == c.events[0].seq + 1
+    async with server.runtime.db.read() as s:
+        last_seq = await s.scalar(select(Meeting.last_seq).where(Meeting.id == cast.meeting.id))
+        logged = (
+            await s.scalars(select(MeetingEvent.seq).where(MeetingEvent.meeting_id == cast.meeting.id))
+        ).all()
+    assert last_seq == d.seq
+    assert sorted(logged) == list(range(1, d.seq + 1))
+    await host.wait_seq(c.events[0].seq)
+    assert [e["payload"]["text"] for e in host.of_type("chat.message")][-2:] == ["a", "c"]
+
+
+async def test_a_vote_in_a_batch_reads_neither_the_meeting_nor_the_poll_again(
+    server: LiveServer, cast: Cast
+) -> None:
+    """A poll's burst of votes is a batch: the meeting row is read once (its lock) and the poll
+    once, the log's number is stored once; per vote there is one read (membership and ballot)
+    and the writes (ballot, counter, event)."""
+    room: RoomService = server.runtime.services[SERVICE_KEY]
+    host, _ = await cast.joined("methodist")
+    voters = [
+        (await cast.joined(role))[0] for role in ("member", "mo_head", "teacher2", "teacher3", "teacher4")
+    ]
+    await host.ok("meeting.start")
+    poll_id = (await host.ok("poll.create", {"question": "Утвердить план?", "kind": "decision"}))["poll_id"]
+    await host.ok("poll.open", {"poll_id": poll_id})
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = server.runtime.db.engine.sync_engine
+    async with room.locked(cast.meeting.id):
+        votes = [
+            asyncio.ensure_future(v.emit_ack("vote.cast", {"poll_id": poll_id, "choices": [i % 3]}))
+            for i, v in enumerate(voters)
+        ]
+        await asyncio.sleep(0.5)  # every vote waits for the meeting: one batch
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        acks = await asyncio.wait_for(asyncio.gather(*votes), 20)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert all(a["ok"] for a in acks), acks
+    assert sorted(a["ballots"] for a in acks) == [1, 2, 3, 4, 5]
+
+    def n(prefix: str) -> int:
+        return sum(s.startswith(prefix) for s in seen)
+
+    assert n("SELECT meetings.") == 1, seen  # the lock
+    assert n("SELECT polls.") == 1, seen
+    assert n("UPDATE meetings SET last_seq") == 1, seen
+    assert n("SELECT EXISTS (SELECT memberships.id") == 5, seen
+    assert (n("INSERT INTO ballots"), n("UPDATE polls"), n("INSERT INTO meeting_events")) == (5, 5, 5), seen

@@ -21,7 +21,7 @@ from realtime.meeting.broadcast import CHANNEL_HOST_ID, Broadcaster, meeting_roo
 from realtime.meeting.presence import Presence
 from server.db.models import Meeting
 from server.domain.meeting import room as room_domain
-from server.domain.meeting.meeting_log import LoggedEvent, events_after
+from server.domain.meeting.meeting_log import LoggedEvent, events_after, meeting_held
 from server.domain.meeting.room_state import Outcome, RoomState, visible_to
 from server.errors import NotFound
 
@@ -176,15 +176,17 @@ class RoomService:
         try:
             async with self.locked(meeting_id):
                 try:
-                    async with self.runtime.db.transaction() as session:
-                        meeting = await room_domain.lock_meeting(session, meeting_id)
-                        state = await self._exact(session, meeting)
+                    async with (
+                        self.runtime.db.transaction() as session,
+                        meeting_held(session, meeting_id) as held,
+                    ):
+                        state = await self._exact(session, held.meeting)
                         for queued in batch:
                             try:
                                 if alone:
                                     outcome = await queued.action(session, state)
                                 else:
-                                    async with session.begin_nested():
+                                    async with held.savepoint():
                                         outcome = await queued.action(session, state)
                             except Exception as exc:
                                 if not queued.future.done():

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.meeting.registry import MAX_INT, Empty, HandlerContext, Message, handler
 from realtime.meeting.service import RoomService
+from server.domain.accounts.permissions import meeting_standing
 from server.domain.meeting import room as room_domain
 from server.domain.meeting.room_state import Outcome, RoomState
 from server.errors import AppError, NotFound
@@ -40,9 +41,10 @@ async def join(ctx: HandlerContext, msg: Join) -> dict[str, Any]:
     async def enter(session: AsyncSession, state: RoomState) -> Outcome[None]:
         nonlocal office
         meeting = await room_domain.get_meeting(session, msg.meeting_id)
-        office = await room_domain.office_moderator(session, meeting, ctx.user)
+        standing = await meeting_standing(session, ctx.user, meeting)  # one lookup per join
+        office = standing.moderator
         actor = ctx.actor.__class__(key=key, user=ctx.user, guest=ctx.guest, office_moderator=office)
-        outcome = await room_domain.enter_room(session, meeting, state, actor)
+        outcome = await room_domain.enter_room(session, meeting, state, actor, standing)
         assert outcome.value is not None
         entry = outcome.value
         if not room.sio.manager.is_connected(ctx.sid, "/"):

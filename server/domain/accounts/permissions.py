@@ -8,6 +8,8 @@ administrators, and co-moderators promoted during the meeting (known to the live
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,19 +58,26 @@ async def require_methodist(session: AsyncSession, user: User | None, associatio
     return user
 
 
-async def is_meeting_moderator(session: AsyncSession, user: User | None, meeting: Meeting) -> bool:
-    """Moderator by office (co-moderators promoted live are added by the room's state)."""
+@dataclass(frozen=True, slots=True)
+class MeetingStanding:
+    """A signed-in user's standing in a meeting, from one membership lookup."""
+
+    role: Role | None  # in the meeting's association
+    moderator: bool  # by office (co-moderators promoted live are added by the room's state)
+    may_join: bool  # members and administrators (guests enter through the guest link)
+
+
+async def meeting_standing(session: AsyncSession, user: User | None, meeting: Meeting) -> MeetingStanding:
     if user is None:
-        return False
-    if user.is_admin or user.id in (meeting.chair_id, meeting.secretary_id):
-        return True
-    return await membership_role(session, user, meeting.association_id) == Role.methodist
+        return MeetingStanding(None, False, False)
+    role = await membership_role(session, user, meeting.association_id)
+    by_post = user.is_admin or user.id in (meeting.chair_id, meeting.secretary_id)
+    return MeetingStanding(role, by_post or role == Role.methodist, user.is_admin or role is not None)
+
+
+async def is_meeting_moderator(session: AsyncSession, user: User | None, meeting: Meeting) -> bool:
+    return (await meeting_standing(session, user, meeting)).moderator
 
 
 async def can_join_meeting(session: AsyncSession, user: User | None, meeting: Meeting) -> bool:
-    """Members of the association and administrators (guests enter through the guest link)."""
-    if user is None:
-        return False
-    if user.is_admin:
-        return True
-    return await membership_role(session, user, meeting.association_id) is not None
+    return (await meeting_standing(session, user, meeting)).may_join

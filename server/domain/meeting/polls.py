@@ -6,7 +6,9 @@ appends events, and returns the events to broadcast after the commit.
 Locking: an action that changes a poll first locks the meeting row, then the poll row
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), in
 that order everywhere, so concurrent votes, closes and the meeting's end queue instead of
-racing: a duplicate submission always sees the first one's ballot, and a close never misses
+racing. In the room service's transactions the meeting row is locked from the first statement
+(``meeting_held``), so the meeting and the poll are read from the session's own copies there,
+without a query per vote: a duplicate submission always sees the first one's ballot, and a close never misses
 a ballot committed before it, and of two closers (a moderator, the timers of two processes)
 the first freezes the result, the others do nothing.
 
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import and_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import sealing
@@ -43,7 +45,7 @@ from server.db.models import (
 from server.db.models.polls import PollKind, PollRule, PollStatus
 from server.db.types import utcnow
 from server.domain.meeting.events import DecisionRule, PollCreated
-from server.domain.meeting.meeting_log import LoggedEvent, append_event
+from server.domain.meeting.meeting_log import LoggedEvent, append_event, held_meeting
 from server.domain.meeting.poll_results import DECISION_OPTIONS
 from server.errors import AppError, Forbidden
 
@@ -87,6 +89,13 @@ class VoteOutcome:
 
 # --- reading ------------------------------------------------------------------------------------
 async def meeting_for_update(session: AsyncSession, meeting_id: int) -> Meeting:
+    if held_meeting(session, meeting_id) is not None:
+        # Locked since the transaction's first statement, and changed since only through the
+        # ORM (its status) or not read (last_seq): the session's own copy is current (an
+        # expired one, after a rolled-back savepoint, is loaded again by ``get``).
+        meeting = await session.get(Meeting, meeting_id)
+        if meeting is not None:
+            return meeting
     meeting = await session.scalar(
         select(Meeting)
         .where(Meeting.id == meeting_id)
@@ -99,6 +108,15 @@ async def meeting_for_update(session: AsyncSession, meeting_id: int) -> Meeting:
 
 
 async def get_poll(session: AsyncSession, meeting_id: int, poll_id: int, *, lock: bool) -> Poll:
+    if lock and (held := held_meeting(session, meeting_id)) is not None:
+        # Every writer of a poll holds its meeting's lock first, and this transaction has held
+        # it since its first statement: the session's copy (a poll's burst of votes is one
+        # batch, one transaction) is current, and a row lock of its own would add nothing.
+        poll = await session.get(Poll, poll_id)
+        if poll is None or poll.meeting_id != meeting_id:
+            raise poll_error("poll_not_found", 404)
+        held.kept[Poll, poll_id] = poll
+        return poll
     query = select(Poll).where(Poll.id == poll_id, Poll.meeting_id == meeting_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -223,7 +241,11 @@ async def open_poll(
 
 
 # --- vote ---------------------------------------------------------------------------------------
-async def _check_eligible(session: AsyncSession, meeting: Meeting, poll: Poll, voter: str) -> None:
+async def _check_eligible(session: AsyncSession, meeting: Meeting, poll: Poll, voter: str) -> Ballot | None:
+    """Refuse a voter who may not vote in the poll; return their open ballot, if any.
+
+    For a member of an open poll it is one query (membership and ballot): a vote is the
+    hot path of a poll's burst."""
     guest_id = participant_id(voter, "g")
     if guest_id is not None:
         if not poll.guests_vote:
@@ -231,15 +253,34 @@ async def _check_eligible(session: AsyncSession, meeting: Meeting, poll: Poll, v
         guest = await session.get(MeetingGuest, guest_id)
         if guest is None or guest.meeting_id != meeting.id:
             raise poll_error("poll_not_eligible", 403)
-        return
+        if poll.secret:
+            return None
+        return await session.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.voter == voter))
     user_id = participant_id(voter, "u")
-    member = user_id is not None and await session.scalar(
-        select(Membership.id).where(
-            Membership.association_id == meeting.association_id, Membership.user_id == user_id
-        )
-    )
-    if not member:
+    if user_id is None:
         raise poll_error("poll_not_eligible", 403)
+    member = (
+        select(Membership.id)
+        .where(Membership.association_id == meeting.association_id, Membership.user_id == user_id)
+        .exists()
+        .label("member")
+    )
+    if poll.secret:
+        if not await session.scalar(select(member)):
+            raise poll_error("poll_not_eligible", 403)
+        return None
+    anchor = select(literal(1).label("one")).subquery("anchor")
+    row = (
+        await session.execute(
+            select(member, Ballot)
+            .select_from(anchor)
+            .outerjoin(Ballot, and_(Ballot.poll_id == poll.id, Ballot.voter == voter))
+        )
+    ).one()
+    if not row.member:
+        raise poll_error("poll_not_eligible", 403)
+    ballot: Ballot | None = row.Ballot
+    return ballot
 
 
 def _normalise_choices(poll: Poll, choices: list[int]) -> list[int]:
@@ -269,13 +310,12 @@ async def cast_vote(
         raise poll_error("poll_not_open")
     if poll.status == PollStatus.closed or is_overdue(poll):
         raise poll_error("poll_closed")
-    await _check_eligible(session, meeting, poll, voter)
+    ballot = await _check_eligible(session, meeting, poll, voter)
     if not present:
         raise poll_error("poll_not_present", 403)
     chosen = _normalise_choices(poll, choices)
     if poll.secret:
         return await _cast_secret(session, poll, voter, chosen)
-    ballot = await session.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.voter == voter))
     if ballot is not None:
         if list(ballot.choices) == chosen:
             return VoteOutcome(poll.ballots, already_voted=True)

@@ -1,8 +1,8 @@
 """Entering and leaving the live room, and the meeting's lifecycle (start, end).
 
 Every action here expects the caller (the room service) to hold the meeting's lock: the
-meeting row locked with :func:`lock_meeting` inside the transaction and ``state`` exact as of
-that moment. Actions append events and return them; they never commit.
+meeting row locked for the transaction (:func:`server.domain.meeting.meeting_log.meeting_held`)
+and ``state`` exact as of that moment. Actions append events and return them; they never commit.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import AgendaItem, Meeting, MeetingGuest, MeetingStatus, Organisation, User
+from server.db.models import AgendaItem, Meeting, MeetingGuest, MeetingStatus, Organisation, Role, User
 from server.db.types import utcnow
-from server.domain.accounts.permissions import can_join_meeting, is_meeting_moderator, membership_role
+from server.domain.accounts.permissions import MeetingStanding
 from server.domain.meeting.meeting_log import LoggedEvent, append_events
 from server.domain.meeting.room_state import Actor, Outcome, RoomState
 from server.errors import AppError, Forbidden, NotFound, Unauthenticated
@@ -57,14 +57,6 @@ def require_participant(state: RoomState, key: str) -> dict[str, Any]:
 
 
 # --- loading --------------------------------------------------------------------------------
-async def lock_meeting(session: AsyncSession, meeting_id: int) -> Meeting:
-    """The meeting row, locked for this transaction (SQLite: BEGIN IMMEDIATE already is)."""
-    meeting = await session.scalar(select(Meeting).where(Meeting.id == meeting_id).with_for_update())
-    if meeting is None:
-        raise NotFound()
-    return meeting
-
-
 async def get_meeting(session: AsyncSession, meeting_id: int) -> Meeting:
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
@@ -125,7 +117,7 @@ class Entry:
     moderator: bool
 
 
-async def _profile(session: AsyncSession, meeting: Meeting, actor: Actor) -> dict[str, Any]:
+async def _profile(session: AsyncSession, actor: Actor, role: Role | None) -> dict[str, Any]:
     if actor.guest is not None:
         guest = actor.guest
         return {
@@ -136,7 +128,6 @@ async def _profile(session: AsyncSession, meeting: Meeting, actor: Actor) -> dic
         }
     user = actor.user
     assert user is not None
-    role = await membership_role(session, user, meeting.association_id)
     organisation = ""
     if user.organisation_id is not None:
         organisation = (
@@ -150,23 +141,20 @@ async def _profile(session: AsyncSession, meeting: Meeting, actor: Actor) -> dic
     }
 
 
-async def office_moderator(session: AsyncSession, meeting: Meeting, user: User | None) -> bool:
-    return await is_meeting_moderator(session, user, meeting)
-
-
 async def enter_room(
     session: AsyncSession,
     meeting: Meeting,
     state: RoomState,
     actor: Actor,
+    standing: MeetingStanding,
 ) -> Outcome[Entry]:
-    """Check who may enter, then record ``participant.joined`` when the person is not already
-    connected (a second tab joins nobody) or ``waiting.entered`` when the admission policy
-    makes them wait."""
+    """Check who may enter (``standing``: the user's, from :func:`meeting_standing`), then record
+    ``participant.joined`` when the person is not already connected (a second tab joins
+    nobody) or ``waiting.entered`` when the admission policy makes them wait."""
     if actor.guest is not None:
         if actor.guest.meeting_id != meeting.id:
             raise Forbidden()
-    elif not await can_join_meeting(session, actor.user, meeting):
+    elif not standing.may_join:
         raise Forbidden()
     if state.status == "cancelled":
         raise MeetingEnded()
@@ -185,7 +173,7 @@ async def enter_room(
         if admission == "everyone" or (admission == "guests" and actor.guest is not None):
             events: list[LoggedEvent] = []
             if key not in state.waiting:
-                profile = await _profile(session, meeting, actor)
+                profile = await _profile(session, actor, standing.role)
                 events = await append_events(
                     session,
                     meeting.id,
@@ -205,7 +193,7 @@ async def enter_room(
             return Outcome(events, Entry("waiting", False))
     events = []
     if not state.is_connected(key):
-        profile = await _profile(session, meeting, actor)
+        profile = await _profile(session, actor, standing.role)
         payload = {"participant": key, **profile, "moderator": moderator}
         events = await append_events(session, meeting.id, [("participant.joined", key, payload)])
     return Outcome(events, Entry("in", moderator))
