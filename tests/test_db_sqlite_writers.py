@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import exc, text
 
 import server.db.engine as engine_module
+from server.db import sqlite_driver
 from server.db.engine import Database
 from server.db.sqlite_driver import FusedDbapi
 
@@ -100,6 +101,70 @@ async def test_one_call_into_the_thread_per_statement(
         finally:
             await db.dispose()
     assert per_select == {False: 4, True: 1}  # cursor, execute, fetchall, close -> one
+
+
+async def test_a_write_transaction_runs_its_statements_without_a_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After BEGIN IMMEDIATE the transaction holds the write lock: its statements run on the
+    event loop's thread; BEGIN and COMMIT still go to aiosqlite's thread."""
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1] if fn is sqlite_driver._run else getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    db = Database(_url(tmp_path, "inline"))
+    try:
+        async with db.transaction() as s:
+            await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with db.transaction() as s:
+            for i in range(3):
+                await s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": f"x{i}"})
+            assert await s.scalar(text("SELECT count(*) FROM t")) == 3
+        assert calls == ["BEGIN IMMEDIATE", "commit"]
+        calls.clear()
+        async with db.read() as s:  # a read transaction keeps its hop
+            assert await s.scalar(text("SELECT count(*) FROM t")) == 3
+        assert calls == ["BEGIN", "SELECT count(*) FROM t", "rollback"]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("slice_seconds", [0.0, 3600.0])
+async def test_a_long_write_transaction_yields_to_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_seconds: float
+) -> None:
+    """Inline statements give the event loop a turn every INLINE_SLICE seconds."""
+    monkeypatch.setattr(sqlite_driver, "INLINE_SLICE", slice_seconds)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    db = Database(_url(tmp_path, f"slice{slice_seconds}"))
+    task = asyncio.create_task(ticker())
+    try:
+        async with db.transaction() as s:
+            await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+            before = ticks
+            for i in range(20):
+                await s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": f"x{i}"})
+            during = ticks - before
+        async with db.read() as s:
+            assert await s.scalar(text("SELECT count(*) FROM t")) == 20
+    finally:
+        task.cancel()
+        await db.dispose()
+    if slice_seconds:
+        assert during == 0  # no hop, no yield: the loop did not turn
+    else:
+        assert during >= 20  # a turn after every statement
 
 
 async def test_writers_take_turns_in_arrival_order(tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ def make_engine(url: str, *, fused_sqlite: bool = True) -> AsyncEngine:
         if fused_sqlite and url.startswith("sqlite+aiosqlite:"):
             from server.db import sqlite_driver
 
-            kwargs["module"] = sqlite_driver.dbapi()  # one hop into aiosqlite's thread per statement
+            # one hop into aiosqlite's thread per statement, none inside a write transaction
+            kwargs["module"] = sqlite_driver.dbapi()
+            kwargs["connect_args"]["check_same_thread"] = False
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
