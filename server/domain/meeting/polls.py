@@ -6,11 +6,11 @@ appends events, and returns the events to broadcast after the commit.
 Locking: an action that changes a poll first locks the meeting row, then the poll row
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), in
 that order everywhere, so concurrent votes, closes and the meeting's end queue instead of
-racing. In the room service's transactions the meeting row is locked from the first statement
-(``meeting_held``), so the meeting and the poll are read from the session's own copies there,
-without a query per vote: a duplicate submission always sees the first one's ballot, and a close never misses
+racing: a duplicate submission always sees the first one's ballot, and a close never misses
 a ballot committed before it, and of two closers (a moderator, the timers of two processes)
-the first freezes the result, the others do nothing.
+the first freezes the result, the others do nothing. In the room service's transactions the
+meeting row is locked from the first statement (``meeting_held``), so there the meeting and
+the poll are read from the session's own copies, without a query per vote.
 
 Secret polls: see server/db/models/polls.py and server/db/sealing.py. Opening a secret poll
 creates its key (outside the database); a secret vote writes the participation and the
