@@ -10,13 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from realtime.docs.rooms import doc_rooms
 from realtime.media.service import SERVICE_KEY as MEDIA_SERVICE_KEY
 from server import clock
 from server.db.engine import Database
 from server.db.models import OutboxMessage
+from server.db.types import utcnow
 from server.settings import Settings
 from tests.support.client import WebClient
 from tests.support.databases import (
@@ -163,14 +164,22 @@ async def own_server(backend: str, tmp_path: Path, smtp: tuple[str, int, Inbox])
 
 
 async def settle_outbox(db: Database, timeout: float = 15.0) -> None:
-    """Wait until no outbox job is being handled (claimed rows are "running")."""
+    """Wait until the outbox has nothing to do now: no job being handled (claimed rows are
+    "running") and none due. A job of the previous test may have queued mail (a protocol's
+    review fans out one row per member); a row still due here would be claimed between this
+    wait and the truncation and delivered into the next test's inbox."""
 
     async def idle() -> bool:
         async with db.read() as s:
-            running = await s.scalar(
-                select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "running")
+            busy = await s.scalar(
+                select(func.count(OutboxMessage.id)).where(
+                    or_(
+                        OutboxMessage.status == "running",
+                        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow()),
+                    )
+                )
             )
-        return not running
+        return not busy
 
     try:
         await wait_for(idle, timeout, what="outbox idle")
