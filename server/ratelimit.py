@@ -31,6 +31,16 @@ def _now() -> float:
     return clock.now().timestamp()
 
 
+def slide(instants: deque[float], now: float, window_seconds: float) -> int:
+    """Add an event at ``now`` to a window's instants (oldest first), drop those that left the
+    window; how many are in it now. Also the room's per-connection limits
+    (realtime/meeting/limits.py)."""
+    while instants and instants[0] <= now - window_seconds:
+        instants.popleft()
+    instants.append(now)
+    return len(instants)
+
+
 class RateLimiter:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -56,17 +66,10 @@ class RateLimiter:
         kept = self._memory.get(key)
         if kept is None:
             kept = self._memory[key] = (window_seconds, deque(maxlen=MAX_KEPT))
-        instants = kept[1]
-        self._trim(instants, now - window_seconds)
-        instants.append(now)
+        count = slide(kept[1], now, window_seconds)
         if len(self._memory) > MAX_KEYS:
             self._forget_idle(now)
-        return len(instants)
-
-    @staticmethod
-    def _trim(instants: deque[float], since: float) -> None:
-        while instants and instants[0] <= since:
-            instants.popleft()
+        return count
 
     def _forget_idle(self, now: float) -> None:
         """Drop the keys with nothing in their window; if a flood of keys still fills the
@@ -93,17 +96,13 @@ class RateLimiter:
         if redis is not None:
             return int(await redis.zcount(self._redis_key(key), f"({now - window_seconds}", "+inf"))
         kept = self._memory.get(key)
-        if kept is None:
-            return 0
-        _, instants = kept
-        self._trim(instants, now - window_seconds)
-        return len(instants)
+        return 0 if kept is None else sum(1 for t in kept[1] if t > now - window_seconds)
 
     async def add(self, key: str, window_seconds: int) -> int:
         """Count one event under ``key`` without a limit; the new count."""
         return await self._record(key, window_seconds)
 
-    async def reset(self, key: str, window_seconds: int) -> None:
+    async def reset(self, key: str) -> None:
         """Forget ``key``'s events."""
         if self.runtime.redis is not None:
             await self.runtime.redis.delete(self._redis_key(key))

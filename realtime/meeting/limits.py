@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.errors import RateLimited
+from server.ratelimit import slide
 
 if TYPE_CHECKING:
     from server.runtime import Runtime
@@ -128,16 +129,12 @@ async def check(
 ) -> None:
     """Count one ``name`` message of this connection and person; ``RateLimited`` past a limit."""
     per_connection, per_person, seconds = rate_of(runtime, name)
-    now = time.monotonic()
     # name -> the instants of this connection's messages in the window (one over the limit is
     # enough to know it is passed)
     counts: dict[str, deque[float]] = session.setdefault(SESSION_KEY, {})
     instants = counts.get(name)
     if instants is None:
         instants = counts[name] = deque(maxlen=per_connection + 1)
-    while instants and instants[0] <= now - seconds:
-        instants.popleft()
-    instants.append(now)
-    if len(instants) > per_connection:
+    if slide(instants, time.monotonic(), seconds) > per_connection:
         raise RateLimited(retry_after=seconds)
     await runtime.limiter.hit(f"room:{name}:{meeting_id}:{participant}", per_person, seconds)

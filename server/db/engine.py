@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.db import sqlite_driver
+
 log = logging.getLogger("smo.db")
 # SQLite's own wait for its write lock (PRAGMA busy_timeout, below), also the longest this
 # process's writers queue for one another before falling back to it.
@@ -33,8 +35,6 @@ def make_engine(url: str, *, fused_sqlite: bool = True) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         if fused_sqlite and url.startswith("sqlite+aiosqlite:"):
-            from server.db import sqlite_driver
-
             # one hop into aiosqlite's thread per statement, none inside a write transaction
             kwargs["module"] = sqlite_driver.dbapi()
             kwargs["connect_args"]["check_same_thread"] = False
@@ -62,7 +62,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql(
+            "BEGIN" if conn.get_execution_options().get("readonly") else sqlite_driver.BEGIN_WRITE
+        )
 
 
 class WriterQueue:

@@ -124,8 +124,8 @@ class LoginThrottle:
             await self.limiter.add(key, self.window)
 
     async def succeeded(self, ip: str, email: str) -> None:
-        await self.limiter.reset(login_pair_key(ip, email), self.window)
-        await self.limiter.reset(login_email_key(email), self.window)
+        await self.limiter.reset(login_pair_key(ip, email))
+        await self.limiter.reset(login_email_key(email))
 
 
 def safe_next(value: Any, default: str = "/") -> str:
