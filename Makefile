@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml realtime/media/_sendthread.c realtime/media/_slot.c realtime/media/_dataplane.h | $(BIN)/python
+$(STAMP): pyproject.toml $(wildcard realtime/media/_*.c) realtime/media/_dataplane.h | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 

@@ -286,6 +286,25 @@ UNREACHABLE = """(scope) => {
 }"""
 
 
+# The control bar's rows (buttons whose tops differ by more than half a button), whether its
+# labels show, and the buttons a screen reader or a tooltip could not name.
+BAR_ROWS = """() => {
+  const buttons = [...document.querySelectorAll('#control-bar .cb-button')].filter((b) => b.getBoundingClientRect().width > 0);
+  const tops = [];
+  for (const b of buttons) {
+    const top = b.getBoundingClientRect().top;
+    if (!tops.some((t) => Math.abs(t - top) < b.offsetHeight / 2)) tops.push(top);
+  }
+  const label = buttons.map((b) => b.querySelector('.cb-label')).find(Boolean);
+  return {
+    rows: tops.length,
+    buttons: buttons.length,
+    labels: !!label && label.getBoundingClientRect().width > 1,
+    unnamed: buttons.filter((b) => !(b.getAttribute('aria-label') && b.title)).map((b) => b.outerHTML.slice(0, 80)),
+  };
+}"""
+
+
 async def check_controls(page: Page, label: str) -> None:
     assert await page.evaluate(UNREACHABLE, "#control-bar") == [], label
     for panel in PANELS:
@@ -436,6 +455,26 @@ async def test_two_people_meet_on_the_stage(server: LiveServer, viewport: Viewpo
             assert geometry["pageScroll"] <= 0 and geometry["bottom"] <= geometry["vh"], geometry
             assert await t.evaluate(UNREACHABLE, "#control-bar") == []
             await screenshot(t, "room-1920x1080-teacher")
+            # A school computer's screens: the bar stays one row (labels where they fit, else
+            # icons), the moderator's fifteen buttons included; each keeps its name.
+            for screen, labels in (
+                ({"width": 1280, "height": 800}, True),
+                ({"width": 1024, "height": 768}, False),
+            ):
+                for page in (m, t):
+                    await page.set_viewport_size(screen)
+                    await wait_for(
+                        lambda page=page: page.evaluate(f"({BAR_ROWS})().rows === 1"), 10, what="one row"
+                    )
+                    bar = await page.evaluate(BAR_ROWS)
+                    assert bar["unnamed"] == [] and bar["buttons"] >= 14, bar
+                    if page is m:
+                        assert bar["labels"] is labels, (screen, bar)
+                    assert await page.evaluate(UNREACHABLE, "#control-bar") == []
+                    await screenshot(
+                        page, f"room-{screen['width']}-{'methodist' if page is m else 'teacher'}-bar"
+                    )
+            await m.set_viewport_size(viewport)
         if viewport is PHONE:
             # The phone turned: the stage and the controls still fit.
             await t.set_viewport_size(PHONE_TURNED)

@@ -245,7 +245,12 @@ async function main() {
   setupMenus();
   // Phones: an open side panel ends where the control bar begins.
   const bar = document.getElementById("control-bar");
-  new ResizeObserver(() => root.style.setProperty("--bar-h", `${bar.offsetHeight}px`)).observe(bar);
+  const fit = () => {
+    fitControlBar(bar);
+    root.style.setProperty("--bar-h", `${bar.offsetHeight}px`);
+  };
+  new ResizeObserver(fit).observe(bar);
+  new MutationObserver(fit).observe(bar, { childList: true, subtree: true, attributes: true, attributeFilter: ["hidden"] });
   // «Покинуть заседание»: say so (attendance records "left", not a dropped connection), then go.
   for (const link of root.querySelectorAll(".room-leave")) {
     link.prepend(icon("leave"));
@@ -346,3 +351,20 @@ main().catch((err) => {
     box.textContent = "Не удалось загрузить комнату. Обновите страницу.";
   }
 });
+
+/* The control bar on one row: with labels where they fit, else icons only (a moderator's
+ * fifteen buttons on a 1280 px screen, a teacher's on 1024 px). Measured, not guessed from the
+ * width: the buttons present depend on the role and the meeting's state. */
+function fitControlBar(bar) {
+  bar.classList.remove("bar-icons");
+  let first = null;
+  for (const button of bar.querySelectorAll(".cb-button")) {
+    const box = button.getBoundingClientRect();
+    if (box.width === 0) continue; // hidden
+    if (first === null) first = box.top;
+    else if (box.top > first + box.height / 2) {
+      bar.classList.add("bar-icons");
+      return;
+    }
+  }
+}
