@@ -167,3 +167,44 @@ async def test_media_config_tells_whether_the_server_holds_the_persons_media(
         assert (await member.ok("media.config"))["peer"] is False
     finally:
         await peer.close()
+
+
+async def test_removal_and_the_end_close_media_before_the_moderator_is_answered(
+    server: LiveServer, cast: Cast
+) -> None:
+    """Once the log says someone was removed, or that the meeting ended, their camera and
+    microphone leave the room before the moderator's action is acknowledged (the once-a-second
+    presence check only catches up where the media node could not be told)."""
+    sfu = media_service(server.runtime).sfu
+    await wait_for(
+        lambda: not any(room.peers for room in sfu.rooms.values()), 15, what="earlier media released"
+    )
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    member, _ = await cast.joined("member")
+    other, _ = await cast.joined("mo_head")
+    member_key, other_key = cast.key("member"), cast.key("mo_head")
+    peers = {client: ClientPeer(audio_slots=1, video_slots=1) for client in (host, member, other)}
+    try:
+        for client, peer in peers.items():
+            peer.publish(ToneTrack(), "mic")
+            peer.publish(PatternTrack(), "camera")
+            await peer.offer(offerer(client))
+        room = media_service(server.runtime).room(cast.meeting.id)
+        await wait_for(lambda: len(room.peers) == 3, 10, what="three media connections")
+
+        await host.ok("participant.remove", {"participant": member_key})
+        assert member_key not in room.peers
+        assert not any(p.participant == member_key for p in room.publications)
+        closed = await wait_for(lambda: pushed(member, "media.closed"), 10, what="the removed told")
+        assert closed[-1]["reason"] == "removed"
+        assert {host_key for host_key in room.peers} == {cast.key("methodist"), other_key}
+
+        await host.ok("meeting.end")
+        assert not any(r.peers for _key, r in sfu.rooms_of(cast.meeting.id))
+        for client in (host, other):
+            closed = await wait_for(lambda c=client: pushed(c, "media.closed"), 10, what="the end told")
+            assert closed[-1]["reason"] == "meeting_ended"
+    finally:
+        for peer in peers.values():
+            await peer.close()

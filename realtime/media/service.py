@@ -37,6 +37,8 @@ PRESENCE_CHECK_SECONDS = 1.0
 LOGGED = ("speech.started", "speech.ended", "screen.started", "screen.stopped")
 # Operations that place the meeting on this node when nobody holds it (they create state).
 CLAIMING = frozenset({"offer", "mute", "mute_all", "lock"})
+# Why the room service closes media at once ("close"); the page does not reconnect after these.
+CLOSE_REASONS = frozenset({"removed", "meeting_ended"})
 
 
 class MediaService:
@@ -117,6 +119,16 @@ class MediaService:
             from realtime.meeting.registry import room_service
 
             await self._regroup(meeting_id, await room_service(self.runtime).current_state(meeting_id))
+            return {}
+        if op == "close":  # removed, or the meeting ended: logged, so media stops now, not at the next check
+            reason = args.get("reason")
+            if reason not in CLOSE_REASONS:
+                raise ValueError(f"media close: unknown reason {reason!r}")
+            for key, existing in list(self.sfu.rooms_of(meeting_id)):
+                for who in [participant] if participant else list(existing.peers):
+                    if who in existing.peers:
+                        await self.sfu.leave(key, who, reason=reason)
+                await self._reap(key)
             return {}
         if op == "leave":
             key = self._peer_room(meeting_id, participant)
@@ -393,3 +405,13 @@ def media_service(runtime: Runtime) -> MediaService:
         service = runtime.services[SERVICE_KEY] = MediaService(runtime)
         runtime.services.setdefault("realtime_shutdown", []).append(service.close)
     return service
+
+
+async def follow_log(runtime: Runtime, meeting_id: int, op: str, **args: Any) -> None:
+    """Tell the meeting's media node, wherever it is, what the log now says (a recording
+    switch, a regroup, a removal, the end). A node that cannot be reached still follows the log
+    at its next presence check (``PRESENCE_CHECK_SECONDS``), so a lost call is logged, not raised."""
+    try:
+        await media_service(runtime).run(meeting_id, op, **args)
+    except AppError:
+        log.warning("media node not told", extra={"meeting_id": meeting_id, "op": op})

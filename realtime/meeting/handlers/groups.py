@@ -9,13 +9,12 @@ checks this every second, so a lost call changes nothing. The end at ``ends_at``
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime.media.service import media_service
+from realtime.media.service import follow_log
 from realtime.meeting.registry import MAX_INT, Empty, HandlerContext, Message, handler, room_service
 from server.db.models.documents import MeetingDocument
 from server.domain.meeting import groups
@@ -23,13 +22,11 @@ from server.domain.meeting.documents import document_info
 from server.domain.meeting.events import ParticipantKey
 from server.domain.meeting.meeting_log import LoggedEvent
 from server.domain.meeting.room_state import Outcome, RoomState
-from server.errors import AppError, NotFound
+from server.errors import NotFound
 from server.workers import job_handler
 
 if TYPE_CHECKING:
     from server.runtime import Runtime
-
-log = logging.getLogger("smo.groups")
 
 
 class GroupIn(Message):
@@ -63,10 +60,7 @@ class Visit(Message):
 
 async def regroup(runtime: Runtime, meeting_id: int) -> None:
     """Media connections follow the fold at once (the media node re-checks every second)."""
-    try:
-        await media_service(runtime).run(meeting_id, "regroup")
-    except AppError:
-        log.warning("regroup not relayed to the media node", extra={"meeting_id": meeting_id})
+    await follow_log(runtime, meeting_id, "regroup")
 
 
 async def _run(ctx: HandlerContext, step: Any, *, moves: bool = True) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from realtime.media.service import follow_log
 from realtime.meeting.registry import HandlerContext, Message, handler
 from server.domain.meeting import moderation
 from server.domain.meeting.events import ParticipantKey
@@ -80,6 +81,8 @@ async def participant_remove(ctx: HandlerContext, msg: Target) -> dict[str, Any]
     result = await run(ctx, act)
     await ctx.emit_to_participant(msg.participant, "admission", {"status": "removed"})
     await _forget_connections(ctx, msg.participant, sids)
+    if result["seq"] is not None:  # removed now: their camera and microphone leave the room at once
+        await follow_log(ctx.runtime, ctx.meeting_id, "close", participant=msg.participant, reason="removed")
     return result
 
 

@@ -6,19 +6,15 @@ takes the meeting over still follows it."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from realtime.media.service import media_service
+from realtime.media.service import follow_log
 from realtime.meeting.registry import HandlerContext, Message, handler
 from server.domain.meeting.meeting_log import LoggedEvent
 from server.domain.meeting.recording import switch_recording
 from server.domain.meeting.room_state import RoomState
-from server.errors import AppError
-
-log = logging.getLogger("smo.recording")
 
 
 class Switch(Message):
@@ -31,8 +27,5 @@ async def recording_switch(ctx: HandlerContext, msg: Switch) -> dict[str, Any]:
         return await switch_recording(session, ctx.meeting_id, state, ctx.actor, msg.on)
 
     events = await ctx.commit_events(act)
-    try:  # the switch is logged: a media node that cannot be reached follows the log within 1 s
-        await media_service(ctx.runtime).run(ctx.meeting_id, "recording", on=msg.on)
-    except AppError:
-        log.warning("recording switch not relayed to the media node", extra={"meeting_id": ctx.meeting_id})
+    await follow_log(ctx.runtime, ctx.meeting_id, "recording", on=msg.on)
     return {"seq": events[-1].seq if events else None, "on": msg.on}

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from realtime.media.service import follow_log
 from realtime.meeting.registry import MAX_INT, Empty, HandlerContext, Message, handler
 from realtime.meeting.service import RoomService
 from server.domain.accounts.permissions import meeting_standing
@@ -125,4 +126,5 @@ async def meeting_end(ctx: HandlerContext, msg: Empty) -> dict[str, Any]:
 
     events = (await ctx.commit(act)).events
     wake_outbox(ctx.runtime)  # the protocol's draft was queued with the end
+    await follow_log(ctx.runtime, ctx.meeting_id, "close", reason="meeting_ended")
     return {"seq": events[-1].seq}
