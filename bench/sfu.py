@@ -170,6 +170,7 @@ async def _serve(conn: Connection, mode: str) -> None:
                 "dropped": sum(s.packets_dropped for s in slots),
                 "retransmitted": sum(s.retransmitted for s in slots),
                 "keyframe_requests": sum(p.keyframe_requests for p in room.publications),
+                "lost_for_good": sum(p.lost_for_good for p in room.publications),
                 "received": sum(p.packets for p in room.publications),
                 "recorded_frames": sum(p.recorder.result.frames for p in room.publications if p.recorder),
                 "recorded_bytes": sum(p.recorder.result.bytes for p in room.publications if p.recorder),

@@ -22,11 +22,12 @@ from aiortc.rtcrtpparameters import (
     RTCRtpReceiveParameters,
     RTCRtpSendParameters,
 )
-from aiortc.rtcrtpreceiver import decoder_worker
+from aiortc.rtcrtpreceiver import NackGenerator, decoder_worker
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RTP_HISTORY_SIZE,
     RtcpByePacket,
     RtcpPacket,
     RtcpPsfbPacket,
@@ -376,6 +377,33 @@ async def test_forwarding_receive_counts_and_nacks_without_the_jitter_buffer() -
     assert frames == []  # no reassembly for a decoder
     await receiver.stop()
     await pc.close()
+
+
+def test_a_packet_lost_for_good_is_told_once_as_aiortc_forgets_it() -> None:
+    """install_lost_for_good: the NACK generator forgets exactly what aiortc's own forgets,
+    when aiortc's would (RTP_HISTORY_SIZE packets on, across the 16-bit wrap too), and says
+    so once with the newest forgotten number; a packet recovered meanwhile is not lost."""
+    for start in (100, 65_500):
+        ours, theirs = NackGenerator(), NackGenerator()
+        lost: list[tuple[int, int]] = []
+        hooks.install_lost_for_good(ours, lambda newest, count, lost=lost: lost.append((newest, count)))
+        skipped = {(start + k) & 0xFFFF for k in (3, 4, 5, 40, 72, 73, 200, 201, 202)}
+        recovered = (start + 4) & 0xFFFF
+        for k in range(400):
+            seq = (start + k) & 0xFFFF
+            if seq in skipped:
+                continue
+            for generator in (ours, theirs):
+                generator.add(RtpPacket(sequence_number=seq))
+                if k == 20:  # a retransmission of one of them arrives
+                    generator.add(RtpPacket(sequence_number=recovered))
+            assert ours.missing == theirs.missing, (start, k)
+            if k == 3 + RTP_HISTORY_SIZE:
+                assert lost == [], k  # 3 is still within reach of a retransmission
+        # one at a time as the window moves on a packet at a time; 72 and 73 together, as the
+        # gap 200-202 moves the newest, and so the window, by four at once
+        expected = [(3, 1), (5, 1), (40, 1), (73, 2), (200, 1), (201, 1), (202, 1)]
+        assert lost == [((start + k) & 0xFFFF, n) for k, n in expected], start
 
 
 async def test_rtp_emitter_sends_what_pylibsrtp_would() -> None:

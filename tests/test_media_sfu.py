@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, is_rtcp, unpack_remb_fci
+from aiortc.utils import uint16_gt
 
 from realtime.media import hooks
 from realtime.media.config import MediaConfig
 from realtime.media.errors import BadSignal, ScreenBusy
-from realtime.media.forwarding import PackOnlyEncoder
+from realtime.media.forwarding import PackOnlyEncoder, vp8_keyframe_start
 from realtime.media.sfu import Sfu
 from tests.support.media_peers import ClientPeer, PatternTrack, ToneTrack
 from tests.support.net import wait_for
@@ -310,6 +311,87 @@ async def test_retransmissions_reach_the_sfu_from_a_camera_and_a_screen() -> Non
             assert seq is not None
             await transceiver.sender._retransmit(seq)
         await wait_for(lambda: all(p.rtx_packets >= 1 for p in pubs), 10, what="RTX of both at the SFU")
+    finally:
+        for p in (presenter, viewer):
+            await p.close()
+        await sfu.close()
+
+
+async def test_a_packet_lost_for_good_upstream_asks_the_publisher_for_a_key_frame() -> None:
+    """A camera packet that never reaches the SFU, nor any retransmission of it: once its NACKs
+    give up (RTP_HISTORY_SIZE packets later, when the publisher no longer holds it either),
+    the SFU asks the publisher for a key frame itself, and a key frame follows; a loss that a
+    key frame forwarded since has already repaired asks for nothing."""
+    sfu = Sfu(MediaConfig(), Recorder())
+    presenter = ClientPeer(audio_slots=0, video_slots=0)
+    presenter.publish(PatternTrack(), "camera")
+    viewer = ClientPeer(audio_slots=0, video_slots=1)
+    try:
+        await join(sfu, 9, "u:1", presenter)
+        await join(sfu, 9, "u:2", viewer)
+        await wait_for(lambda: viewer.frames("video") >= 3, 10, what="video at the viewer")
+
+        async def silent(media_ssrc: int) -> None:
+            return None
+
+        for transceiver in viewer.pc.getTransceivers():  # only the SFU's own requests count
+            transceiver.receiver._send_rtcp_pli = silent  # type: ignore[method-assign]
+        (pub,) = sfu.room(9).publications
+        (sending,) = presenter.pc.getTransceivers()
+        sender = sending.sender
+        handle_rtcp = sender._handle_rtcp_packet
+
+        async def without_remb(packet: Any) -> None:
+            # aiortc's VP8 encoder starts over, with a key frame, when the bitrate the SFU
+            # estimates moves by 10 %: here only the requests under test make key frames.
+            if not (isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP):
+                await handle_rtcp(packet)
+
+        sender._handle_rtcp_packet = without_remb  # type: ignore[method-assign]
+        transport = sender.transport
+        original = transport._send_rtp
+        dropped: list[int] = []
+        armed = [False]
+
+        async def lossy(data: bytes) -> None:
+            if is_rtcp(data):  # the sender's reports take the same way
+                await original(data)
+                return
+            packet = RtpPacket.parse(data)
+            if packet.ssrc == sender._ssrc and armed[0] and not vp8_keyframe_start(packet.payload):
+                armed[0] = False
+                dropped.append(packet.sequence_number)
+                return
+            if packet.ssrc == sender._rtx_ssrc and int.from_bytes(packet.payload[:2], "big") in dropped:
+                return  # its retransmissions are lost too
+            await original(data)
+
+        transport._send_rtp = lossy  # type: ignore[method-assign]
+        await asyncio.sleep(0.5)  # past the rate limit of the slot's first request
+        requests = pub.keyframe_requests
+
+        # Lost for good: asked for once, and a key frame follows the loss.
+        armed[0] = True
+        await wait_for(lambda: dropped, 5, what="a packet dropped")
+        await wait_for(lambda: pub.lost_for_good == 1, 20, what="the loss given up")
+        assert pub.keyframe_requests == requests + 1
+        await wait_for(
+            lambda: pub.keyframe_seq is not None and uint16_gt(pub.keyframe_seq, dropped[0]),
+            10,
+            what="a key frame after the loss, forwarded to the viewer",
+        )
+
+        # A key frame forwarded since the loss: nothing more to ask for.
+        armed[0] = True
+        await wait_for(lambda: len(dropped) == 2, 5, what="a second packet dropped")
+        await hooks.request_keyframe(pub.receiver, pub.ssrc)  # as a subscriber's PLI would
+        await wait_for(
+            lambda: pub.keyframe_seq is not None and uint16_gt(pub.keyframe_seq, dropped[1]),
+            10,
+            what="a key frame after the second loss",
+        )
+        await wait_for(lambda: pub.lost_for_good == 2, 20, what="the second loss given up")
+        assert pub.keyframe_requests == requests + 1
     finally:
         for p in (presenter, viewer):
             await p.close()

@@ -29,6 +29,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    RTP_HISTORY_SIZE,
     AnyRtcpPacket,
     HeaderExtensions,
     HeaderExtensionsMap,
@@ -43,6 +44,7 @@ from aiortc.rtp import (
     pack_remb_fci,
     unwrap_rtx,
 )
+from aiortc.utils import uint16_add, uint16_gt
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
 from pylibsrtp import Error as SrtpError
 from pylibsrtp._binding import ffi as srtp_ffi
@@ -478,19 +480,47 @@ def srtp_sender(transport: RTCDtlsTransport) -> Any:
     return transport._tx_srtp
 
 
-def install_forwarding_receive(receiver: RTCRtpReceiver) -> None:
+# on_lost(newest sequence number lost, how many): packets no retransmission recovered.
+LostForGood = Callable[[int, int], None]
+
+
+def install_lost_for_good(nack: Any, on_lost: LostForGood) -> None:
+    """aiortc's ``NackGenerator`` forgets a missing sequence number once it is
+    ``RTP_HISTORY_SIZE`` behind the newest (the publisher no longer holds it to retransmit,
+    ``RTCRtpSender``'s history being as long): the packet is lost for good. Its ``truncate``,
+    called after every packet, is replaced by the same rule that also tells ``on_lost`` what it
+    forgot (and, with nothing missing, the common case, returns at once instead of copying the
+    empty set)."""
+    history = RTP_HISTORY_SIZE
+
+    def truncate() -> None:
+        if not nack.missing or nack.max_seq is None:
+            return
+        oldest = uint16_add(nack.max_seq, -history)
+        gone = [seq for seq in nack.missing if uint16_gt(oldest, seq)]
+        if gone:
+            nack.missing.difference_update(gone)
+            on_lost(max(gone, key=lambda seq: (seq - oldest) & 0xFFFF), len(gone))
+
+    nack.truncate = truncate
+
+
+def install_forwarding_receive(receiver: RTCRtpReceiver, on_lost: LostForGood | None = None) -> None:
     """For a receiver whose media is only forwarded: the transport tap then calls a copy of
     aiortc 1.16.0's ``RTCRtpReceiver._handle_rtp_packet`` that keeps what the publisher's leg
     needs — bitrate estimation (REMB), source tracking, receiver statistics (RR), RTX
     unwrapping, NACK generation — and leaves out depayloading and the jitter buffer, i.e. the
     frame reassembly for a decoder the SFU never runs (and its PLI on a reassembly gap: the
-    subscribers' own PLIs reach the publisher). RTCP it must send goes out in a task."""
+    subscribers' own PLIs reach the publisher). RTCP it must send goes out in a task.
+    ``on_lost``: packets the NACKs did not recover (``install_lost_for_good``)."""
     estimator = getattr(receiver, RECEIVER_PRIVATE["remote_bitrate_estimator"])
     active: dict[int, Any] = getattr(receiver, RECEIVER_PRIVATE["active_ssrc"])
     codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, RECEIVER_PRIVATE["codecs"])
     streams: dict[int, StreamStatistics] = getattr(receiver, RECEIVER_PRIVATE["remote_streams"])
     rtx_ssrc: dict[int, int] = getattr(receiver, RECEIVER_PRIVATE["rtx_ssrc"])
     nack = getattr(receiver, RECEIVER_PRIVATE["nack_generator"])
+    if nack is not None and on_lost is not None:
+        install_lost_for_good(nack, on_lost)
     rtcp_ssrc = RECEIVER_PRIVATE["rtcp_ssrc"]
     pending: set[asyncio.Future[None]] = set()
 

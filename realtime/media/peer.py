@@ -19,6 +19,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpSrPacket, RtpPacket
 from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.utils import uint16_gt
 
 from realtime.media import hooks, sendthread
 from realtime.media.capture import SpeechCapture
@@ -90,6 +91,8 @@ class Publication:
         self.last_spoke = float("-inf")
         self.frames = 0  # frames forwarded (Opus packets, VP8 marker packets)
         self.keyframe_requests = 0
+        self.lost_for_good = 0  # packets the NACKs towards the publisher did not recover
+        self.keyframe_seq: int | None = None  # the newest key frame's first packet forwarded
         self._last_keyframe_request = float("-inf")
         self._window_start = 0.0
         self._window_packets = 0
@@ -162,12 +165,25 @@ class Publication:
         if not self.slots:
             return
         keyframe = self.kind == "audio" or vp8_keyframe_start(payload)
+        if keyframe and self.kind == "video":
+            self.keyframe_seq = seq
         ts, marker = packet.timestamp, packet.marker
         fanout(self.slots, seq, ts, marker, payload, keyframe, now)
         sendthread.flush()  # one wake-up of the sending thread per fan-out
 
+    def lost_upstream(self, newest: int, count: int) -> None:
+        """Packets from the publisher that no retransmission recovered (the newest of them,
+        how many): the subscribers' decoders need a key frame, so ask for one now rather than
+        wait for each subscriber to give up and ask (mediasoup does the same), unless one has
+        been forwarded since the loss."""
+        self.lost_for_good += count
+        if self.keyframe_seq is not None and uint16_gt(self.keyframe_seq, newest):
+            return
+        self.request_keyframe()
+
     def request_keyframe(self) -> None:
-        """Rate-limited PLI towards the publisher (a subscriber joined or sent PLI/FIR)."""
+        """Rate-limited PLI towards the publisher (a subscriber joined or sent PLI/FIR, or a
+        packet was lost for good)."""
         now = time.monotonic()
         if self.kind != "video" or self.ssrc is None:
             return
@@ -274,7 +290,7 @@ class Peer:
             rtx_payload_type,
         )
         hooks.install_receiver_passthrough(receiver, pub.on_frame)
-        hooks.install_forwarding_receive(receiver)
+        hooks.install_forwarding_receive(receiver, on_lost=pub.lost_upstream)
         hooks.install_receiver_rtcp_tap(receiver, pub.on_rtcp)
         self._by_receiver[receiver] = pub
         self.publications[pub.mid] = pub
