@@ -46,6 +46,20 @@ async def join(sfu: Sfu, meeting: int, key: str, peer: ClientPeer) -> ClientPeer
     return peer
 
 
+def camera_and_viewer() -> tuple[ClientPeer, ClientPeer]:
+    """A peer publishing a camera, and one with a single video slot."""
+    publisher = ClientPeer(audio_slots=0, video_slots=0)
+    publisher.publish(PatternTrack(), "camera")
+    return publisher, ClientPeer(audio_slots=0, video_slots=1)
+
+
+async def watching(sfu: Sfu, meeting: int, publisher: ClientPeer, viewer: ClientPeer) -> None:
+    """Both in the meeting (u:1 and u:2), the viewer decoding the camera."""
+    await join(sfu, meeting, "u:1", publisher)
+    await join(sfu, meeting, "u:2", viewer)
+    await wait_for(lambda: viewer.frames("video") >= 3, 10, what="video at the viewer")
+
+
 def server_senders(sfu: Sfu) -> list[Any]:
     return [
         t.sender for room in sfu.rooms.values() for p in room.peers.values() for t in p.pc.getTransceivers()
@@ -323,13 +337,9 @@ async def test_a_packet_lost_for_good_upstream_asks_the_publisher_for_a_key_fram
     the SFU asks the publisher for a key frame itself, and a key frame follows; a loss that a
     key frame forwarded since has already repaired asks for nothing."""
     sfu = Sfu(MediaConfig(), Recorder())
-    presenter = ClientPeer(audio_slots=0, video_slots=0)
-    presenter.publish(PatternTrack(), "camera")
-    viewer = ClientPeer(audio_slots=0, video_slots=1)
+    presenter, viewer = camera_and_viewer()
     try:
-        await join(sfu, 9, "u:1", presenter)
-        await join(sfu, 9, "u:2", viewer)
-        await wait_for(lambda: viewer.frames("video") >= 3, 10, what="video at the viewer")
+        await watching(sfu, 9, presenter, viewer)
 
         async def silent(media_ssrc: int) -> None:
             return None
@@ -404,13 +414,9 @@ async def test_publishers_rtp_is_taken_at_the_socket_and_counted_as_aiortc_count
     transport's task; the transport's statistics still count it, and a datagram libsrtp
     refuses is dropped without harm."""
     sfu = Sfu(MediaConfig(), Recorder())
-    alice = ClientPeer(audio_slots=0, video_slots=0)
-    alice.publish(PatternTrack(), "camera")
-    bob = ClientPeer(audio_slots=0, video_slots=1)
+    alice, bob = camera_and_viewer()
     try:
-        await join(sfu, 7, "u:1", alice)
-        await join(sfu, 7, "u:2", bob)
-        await wait_for(lambda: bob.frames("video") >= 3, 10, what="video at bob")
+        await watching(sfu, 7, alice, bob)
         (pub,) = sfu.room(7).publications
         transport = pub.receiver.transport
         protocols = [

@@ -35,6 +35,19 @@ def pushed(client: RoomClient, name: str) -> list[Any]:
     return [data for event, data in client.other if event == name]
 
 
+async def started_without_media(server: LiveServer, cast: Cast) -> tuple[RoomClient, RoomClient]:
+    """The methodist has started the meeting and the member is in; no media connection is left
+    from a previous test (the same ids after the truncation: the presence check releases them)."""
+    sfu = media_service(server.runtime).sfu
+    await wait_for(
+        lambda: not any(room.peers for room in sfu.rooms.values()), 15, what="earlier media released"
+    )
+    host, _ = await cast.joined("methodist")
+    await host.ok("meeting.start")
+    member, _ = await cast.joined("member")
+    return host, member
+
+
 async def test_media_through_the_room(server: LiveServer, cast: Cast) -> None:
     host, _ = await cast.joined("methodist")
     await host.ok("meeting.start")
@@ -148,14 +161,7 @@ async def test_media_config_tells_whether_the_server_holds_the_persons_media(
 ) -> None:
     """The page asks after a Socket.IO reconnect: false = the server dropped its media while it
     was away, so it rebuilds at once instead of waiting for ICE to fail."""
-    sfu = media_service(server.runtime).sfu
-    # a previous test's peers (same ids after the truncation) are released by the presence check
-    await wait_for(
-        lambda: not any(room.peers for room in sfu.rooms.values()), 15, what="earlier media released"
-    )
-    host, _ = await cast.joined("methodist")
-    await host.ok("meeting.start")
-    member, _ = await cast.joined("member")
+    host, member = await started_without_media(server, cast)
     assert (await member.ok("media.config"))["peer"] is False
     peer = ClientPeer(audio_slots=1, video_slots=0)
     peer.publish(ToneTrack(), "mic")
@@ -176,12 +182,7 @@ async def test_removal_and_the_end_close_media_before_the_moderator_is_answered(
     microphone leave the room before the moderator's action is acknowledged (the once-a-second
     presence check only catches up where the media node could not be told)."""
     sfu = media_service(server.runtime).sfu
-    await wait_for(
-        lambda: not any(room.peers for room in sfu.rooms.values()), 15, what="earlier media released"
-    )
-    host, _ = await cast.joined("methodist")
-    await host.ok("meeting.start")
-    member, _ = await cast.joined("member")
+    host, member = await started_without_media(server, cast)
     other, _ = await cast.joined("mo_head")
     member_key, other_key = cast.key("member"), cast.key("mo_head")
     peers = {client: ClientPeer(audio_slots=1, video_slots=1) for client in (host, member, other)}
