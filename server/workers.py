@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 
 from server.db.models import OutboxMessage
 from server.db.types import utcnow
@@ -80,6 +80,11 @@ async def outbox_loop(runtime: Runtime) -> None:
 LEASE_SECONDS = 300
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """Rows a worker would claim now: pending and due, or running with an expired lease."""
+    return and_(OutboxMessage.status.in_(("pending", "running")), OutboxMessage.next_attempt_at <= now)
+
+
 async def run_one(runtime: Runtime) -> bool:
     """Claim and run one due row; return False when none is due.
 
@@ -91,15 +96,7 @@ async def run_one(runtime: Runtime) -> bool:
     db = runtime.db
     now = utcnow()
     async with db.transaction() as session:
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status.in_(("pending", "running")),
-                OutboxMessage.next_attempt_at <= now,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(1)
-        )
+        query = select(OutboxMessage).where(due(now)).order_by(OutboxMessage.id).limit(1)
         if not runtime.settings.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         row = (await session.execute(query)).scalar_one_or_none()

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from realtime.docs.rooms import doc_rooms
 from realtime.media.service import SERVICE_KEY as MEDIA_SERVICE_KEY
@@ -19,6 +19,7 @@ from server.db.engine import Database
 from server.db.models import OutboxMessage
 from server.db.types import utcnow
 from server.settings import Settings
+from server.workers import due as outbox_due
 from tests.support.client import WebClient
 from tests.support.databases import (
     REQUIRE_SERVICES,
@@ -173,10 +174,7 @@ async def settle_outbox(db: Database, timeout: float = 15.0) -> None:
         async with db.read() as s:
             busy = await s.scalar(
                 select(func.count(OutboxMessage.id)).where(
-                    or_(
-                        OutboxMessage.status == "running",
-                        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow()),
-                    )
+                    or_(OutboxMessage.status == "running", outbox_due(utcnow()))
                 )
             )
         return not busy
