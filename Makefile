@@ -66,6 +66,7 @@ soak: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@echo "== bench/udp_send_floor.c"; $(CC) -O2 -o $(VENV)/udp_send_floor bench/udp_send_floor.c && $(VENV)/udp_send_floor
 
 clean:
 	rm -rf $(VENV) var/*.db .pytest_cache .mypy_cache .ruff_cache
